@@ -83,6 +83,7 @@ void sb_printf(strbuf *sb, const char *fmt, ...)
 char *sb_detach(strbuf *sb)
 {
     char *d = sb->data;
-    sb_init(sb);
+    sb->data = NULL;
+    sb->len = sb->cap = 0;
     return d;
 }

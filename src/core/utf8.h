@@ -1,0 +1,17 @@
+/* utf8: validation and repair of UTF-8 text.
+ *
+ * JSON must be valid UTF-8, but database values, error messages and file
+ * names need not be. utf8_sanitize returns a new string (caller frees)
+ * where every invalid sequence is replaced by U+FFFD. */
+#ifndef SMCP_UTF8_H
+#define SMCP_UTF8_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
+size_t utf8_seq_len(const unsigned char *s, size_t n);
+bool utf8_valid(const char *s, size_t n);
+char *utf8_sanitize(const char *s, size_t n, size_t *out_len);
+
+#endif

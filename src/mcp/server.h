@@ -1,0 +1,64 @@
+/* server: the MCP protocol engine — JSON-RPC 2.0 messages in, messages out.
+ *
+ * An mcp_server holds what all clients share: the tools, the worker queue
+ * and the limits. An mcp_session is one client's conversation: its
+ * negotiated protocol version, log level and in-flight tool calls. A
+ * transport feeds each incoming message to mcp_session_handle and gives the
+ * session a send callback for outgoing ones.
+ *
+ * Threading: mcp_session_handle is called by one transport thread at a
+ * time per session. ping, initialize, tools/list and the like are answered
+ * on that thread at once; tools/call runs on the worker queue, so a slow
+ * query never delays anything else and responses may come back out of
+ * order. The send callback is called from any thread, one complete JSON
+ * text per call (no newline), and must be thread-safe.
+ *
+ * Ownership: the server borrows tools, config and queue, which must outlive
+ * it; sessions borrow the server. mcp_session_close cancels or awaits the
+ * session's calls; after it returns no send happens. */
+#ifndef SMCP_MCP_SERVER_H
+#define SMCP_MCP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/config.h"
+#include "core/workq.h"
+#include "tools/tools.h"
+
+#define MCP_LATEST_VERSION "2025-11-25"
+
+typedef struct mcp_server mcp_server;
+typedef struct mcp_session mcp_session;
+typedef void (*mcp_send_fn)(void *ctx, const char *json, size_t len);
+
+/* JSON-RPC error codes MCP uses. */
+enum {
+    MCP_PARSE_ERROR = -32700,
+    MCP_INVALID_REQUEST = -32600,
+    MCP_METHOD_NOT_FOUND = -32601,
+    MCP_INVALID_PARAMS = -32602,
+    MCP_INTERNAL_ERROR = -32603
+};
+
+/* instructions: text for the initialize result (copied; may be NULL). */
+mcp_server *mcp_server_new(tools_ctx *tools, const app_config *cfg, workq *wq,
+                           const char *instructions);
+void mcp_server_free(mcp_server *srv);
+
+/* True if version is one this server speaks. */
+bool mcp_version_supported(const char *version);
+
+mcp_session *mcp_session_new(mcp_server *srv, mcp_send_fn send, void *send_ctx);
+/* Handles one message (the bytes of one JSON text). */
+void mcp_session_handle(mcp_session *s, const char *msg, size_t len);
+/* Stops the session: with cancel, in-flight calls are cancelled (no
+ * responses); without, they finish and answer. Waits until none runs. */
+void mcp_session_close(mcp_session *s, bool cancel);
+void mcp_session_free(mcp_session *s);
+/* Tool calls accepted and not yet answered. */
+size_t mcp_session_inflight(mcp_session *s);
+/* The protocol version negotiated by initialize ("" before it). */
+const char *mcp_session_version(mcp_session *s);
+
+#endif
