@@ -179,8 +179,9 @@ static bool run(dbp *d, db_call *call, dbp_cancel *cancel, const char *tag, db_o
     /* The connection was dead before the statement started: a read-only
      * statement cannot have run twice, so one retry on a fresh connection
      * hides a connection that died while idle. */
-    log_info("dbpool", "%s: connection was lost before the statement ran (%s); retrying once on "
-                       "a fresh connection",
+    log_info("dbpool",
+             "%s: connection was lost before the statement ran (%s); retrying once on "
+             "a fresh connection",
              tag ? tag : "call", err->msg);
     err_clear(err);
     return attempt(d, call, cancel, tag, POOL_ACQUIRE_FRESH, op, arg, out, err);

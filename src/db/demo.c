@@ -1,0 +1,242 @@
+#include "db/demo.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/strbuf.h"
+#include "core/xalloc.h"
+#include "db/demo_scripts.h"
+
+/* Bump when the way scripts are turned into files changes, so old caches are
+ * not reused by a binary that would build them differently. */
+#define DEMO_FORMAT "smcp-demo-1"
+
+static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= UINT64_C(0x100000001b3);
+    }
+    return h;
+}
+
+/* Hashes every script's name and text (each followed by a NUL so that no two
+ * different script sets can concatenate to the same bytes). */
+static uint64_t scripts_hash(void)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+    h = fnv1a(h, DEMO_FORMAT, sizeof DEMO_FORMAT);
+    for (const smcp_demo_script *s = smcp_demo_scripts; s->name; s++) {
+        h = fnv1a(h, s->name, strlen(s->name) + 1);
+        h = fnv1a(h, s->sql, strlen(s->sql) + 1);
+    }
+    return h;
+}
+
+char *demo_database_name(const char *script_name)
+{
+    const char *p = script_name;
+    while (isdigit((unsigned char)*p))
+        p++;
+    if (*p == '_' && p != script_name)
+        p++;
+    size_t n = strlen(p);
+    if (n > 4 && strcmp(p + n - 4, ".sql") == 0)
+        n -= 4;
+    char *name = xstrndup(p, n);
+    for (char *q = name; *q; q++)
+        *q = (char)toupper((unsigned char)*q);
+    return name;
+}
+
+char *demo_default_cache_root(void)
+{
+    strbuf sb;
+    sb_init(&sb);
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    if (xdg && *xdg)
+        sb_printf(&sb, "%s/snowflake-mcp", xdg);
+    else if (home && *home)
+        sb_printf(&sb, "%s/.cache/snowflake-mcp", home);
+    else
+        sb_printf(&sb, "/tmp/snowflake-mcp-%lu", (unsigned long)getuid());
+    return sb_detach(&sb);
+}
+
+static bool is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* mkdir -p: creates every missing component; existing directories are fine. */
+static bool mkdir_p(const char *path, err_t *err)
+{
+    char *p = xstrdup(path);
+    bool ok = true;
+    for (char *q = p + 1;; q++) {
+        if (*q != '/' && *q != '\0')
+            continue;
+        char saved = *q;
+        *q = '\0';
+        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+            err_set(err, ERR_INTERNAL, "cannot create directory %s: %s", p, strerror(errno));
+            ok = false;
+        } else if (!is_dir(p)) {
+            err_set(err, ERR_INTERNAL, "%s exists but is not a directory", p);
+            ok = false;
+        }
+        *q = saved;
+        if (!ok || saved == '\0')
+            break;
+    }
+    free(p);
+    return ok;
+}
+
+/* Removes a directory holding only plain files (a failed build). */
+static void remove_flat_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            strbuf f;
+            sb_init(&f);
+            sb_printf(&f, "%s/%s", path, e->d_name);
+            unlink(f.data);
+            sb_free(&f);
+        }
+        closedir(d);
+    }
+    rmdir(path);
+}
+
+static bool exec_sql(sqlite3 *db, const char *sql, const char *what, err_t *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
+        return true;
+    err_set(err, ERR_INTERNAL, "building the demo warehouse failed in %s: %s", what,
+            msg ? msg : sqlite3_errmsg(db));
+    sqlite3_free(msg);
+    return false;
+}
+
+/* Runs one script into a new file, in one transaction and without a journal:
+ * the file is private to the temporary directory until the rename, so
+ * durability during the build buys nothing. */
+static bool build_one(const char *path, const smcp_demo_script *s, err_t *err)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+    if (rc != SQLITE_OK) {
+        err_set(err, ERR_INTERNAL, "cannot create %s: %s", path,
+                db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        sqlite3_close(db);
+        return false;
+    }
+    bool ok = exec_sql(db,
+                       "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; "
+                       "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-32768; BEGIN",
+                       s->name, err) &&
+              exec_sql(db, s->sql, s->name, err) && exec_sql(db, "COMMIT", s->name, err);
+    if (sqlite3_close(db) != SQLITE_OK && ok) {
+        err_set(err, ERR_INTERNAL, "cannot close %s", path);
+        ok = false;
+    }
+    /* Read-only files: nothing can change the demo behind the hash's back. */
+    if (ok && chmod(path, 0444) != 0) {
+        err_set(err, ERR_INTERNAL, "cannot make %s read-only: %s", path, strerror(errno));
+        ok = false;
+    }
+    return ok;
+}
+
+static bool build_all(const char *dir, err_t *err)
+{
+    for (const smcp_demo_script *s = smcp_demo_scripts; s->name; s++) {
+        char *name = demo_database_name(s->name);
+        strbuf path;
+        sb_init(&path);
+        sb_printf(&path, "%s/%s.db", dir, name);
+        bool ok = build_one(path.data, s, err);
+        sb_free(&path);
+        free(name);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* Builds into a fresh temporary directory and renames it into place. When a
+ * concurrent start wins the rename, its warehouse is identical to ours, so we
+ * drop ours and use it. */
+static bool build_warehouse(const char *root, const char *final, uint64_t hash, err_t *err)
+{
+    strbuf tmp;
+    sb_init(&tmp);
+    sb_printf(&tmp, "%s/.demo-%016" PRIx64 ".tmp-XXXXXX", root, hash);
+    if (!mkdtemp(tmp.data)) {
+        err_set(err, ERR_INTERNAL, "cannot create a directory in %s: %s", root, strerror(errno));
+        sb_free(&tmp);
+        return false;
+    }
+    bool ok = build_all(tmp.data, err);
+    if (ok && rename(tmp.data, final) != 0) {
+        if ((errno == EEXIST || errno == ENOTEMPTY) && is_dir(final)) {
+            remove_flat_dir(tmp.data);
+        } else {
+            err_set(err, ERR_INTERNAL, "cannot move the demo warehouse into %s: %s", final,
+                    strerror(errno));
+            ok = false;
+        }
+    }
+    if (!ok)
+        remove_flat_dir(tmp.data);
+    sb_free(&tmp);
+    return ok;
+}
+
+bool demo_ensure(const char *cache_root, char **out_dir, err_t *err)
+{
+    *out_dir = NULL;
+    if (!cache_root || !*cache_root) {
+        err_set(err, ERR_INVALID, "no cache directory for the demo warehouse");
+        return false;
+    }
+    if (!smcp_demo_scripts[0].name) {
+        err_set(err, ERR_INTERNAL, "this build has no demo warehouse scripts");
+        return false;
+    }
+    uint64_t hash = scripts_hash();
+    strbuf final;
+    sb_init(&final);
+    sb_printf(&final, "%s/demo-%016" PRIx64, cache_root, hash);
+    if (!is_dir(final.data)) {
+        if (!mkdir_p(cache_root, err)) {
+            sb_free(&final);
+            return false;
+        }
+        log_info("demo", "building the demo warehouse in %s", final.data);
+        if (!build_warehouse(cache_root, final.data, hash, err)) {
+            sb_free(&final);
+            return false;
+        }
+    }
+    *out_dir = sb_detach(&final);
+    return true;
+}
