@@ -47,7 +47,7 @@ typedef struct capture {
     json_t *answer; /* the response to request 1 */
 } capture;
 
-static void capture_send(void *ctx, const char *json, size_t len)
+static void capture_send(void *ctx, const char *json, size_t len, json_t *related)
 {
     capture *c = ctx;
     json_t *m = json_loadb(json, len, 0, NULL);

@@ -79,8 +79,8 @@ void mcp_server_free(mcp_server *srv)
 
 /* ---- sending ---------------------------------------------------------- */
 
-/* Sends msg (stolen). Nothing is sent once the session is closed. */
-static void send_json(mcp_session *s, json_t *msg)
+/* Sends msg (stolen); related as in mcp_send_fn. */
+static void send_json(mcp_session *s, json_t *msg, json_t *related)
 {
     char *text = json_dumps(msg, JSON_COMPACT);
     json_decref(msg);
@@ -88,13 +88,13 @@ static void send_json(mcp_session *s, json_t *msg)
         log_error("mcp", "could not encode a message as JSON");
         return;
     }
-    s->send(s->send_ctx, text, strlen(text));
+    s->send(s->send_ctx, text, strlen(text), related);
     free(text);
 }
 
 static void send_result(mcp_session *s, json_t *id, json_t *result)
 {
-    send_json(s, json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id, "result", result));
+    send_json(s, json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id, "result", result), id);
 }
 
 static void send_error(mcp_session *s, json_t *id, int code, const char *fmt, ...)
@@ -110,14 +110,17 @@ static void send_error(mcp_session *s, json_t *id, int code, const char *fmt, ..
     char *msg = utf8_sanitize(raw, strlen(raw), NULL);
     json_t *err = json_pack("{s:i, s:s}", "code", code, "message", msg);
     free(msg);
-    send_json(s, json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id ? id : json_null(),
-                           "error", err));
+    send_json(s,
+              json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id ? id : json_null(), "error",
+                        err),
+              id);
 }
 
-static void send_notification(mcp_session *s, const char *method, json_t *params)
+static void send_notification(mcp_session *s, const char *method, json_t *params,
+                              json_t *related)
 {
-    send_json(s, json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method", method, "params",
-                           params));
+    send_json(s, json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method", method, "params", params),
+              related);
 }
 
 /* ---- sessions --------------------------------------------------------- */
@@ -181,7 +184,8 @@ static void log_to_client(void *ctx, log_level level, const char *logger, const 
     char *clean = utf8_sanitize(msg, strlen(msg), NULL);
     send_notification(s, "notifications/message",
                       json_pack("{s:s, s:s, s:s}", "level", log_level_name(level), "logger",
-                                logger, "data", clean));
+                                logger, "data", clean),
+                      NULL);
     free(clean);
 }
 
@@ -240,7 +244,7 @@ static void call_progress(void *ctx, double progress, double total, const char *
         json_object_set_new(params, "total", json_real(total));
     if (message)
         json_object_set_new(params, "message", json_string(message));
-    send_notification(c->s, "notifications/progress", params);
+    send_notification(c->s, "notifications/progress", params, c->id);
 }
 
 static void call_free(call *c)
@@ -318,6 +322,10 @@ static void handle_tools_call(mcp_session *s, json_t *id, json_t *params)
 {
     const char *name = json_string_value(json_object_get(params, "name"));
     json_t *args = json_object_get(params, "arguments");
+    if (!s->srv->tools) {
+        send_error(s, id, MCP_INVALID_PARAMS, "Unknown tool: this server has no tools");
+        return;
+    }
     if (!name) {
         send_error(s, id, MCP_INVALID_PARAMS, "Invalid params: `name` (string) is required");
         return;
@@ -391,7 +399,8 @@ static void dispatch_request(mcp_session *s, const char *method, json_t *id, jso
     else if (strcmp(method, "initialize") == 0)
         handle_initialize(s, id, params);
     else if (strcmp(method, "tools/list") == 0)
-        send_result(s, id, json_pack("{s:o}", "tools", tools_list(s->srv->tools)));
+        send_result(s, id, json_pack("{s:o}", "tools",
+                                     s->srv->tools ? tools_list(s->srv->tools) : json_array()));
     else if (strcmp(method, "tools/call") == 0)
         handle_tools_call(s, id, params);
     else if (strcmp(method, "logging/setLevel") == 0)
@@ -415,7 +424,7 @@ static bool valid_id(json_t *id)
 void mcp_session_handle(mcp_session *s, const char *msg, size_t len)
 {
     json_error_t je;
-    json_t *m = json_loadb(msg, len, 0, &je);
+    json_t *m = json_loadb(msg, len, JSON_DECODE_ANY, &je);
     if (!m) {
         send_error(s, NULL, MCP_PARSE_ERROR, "Parse error: %s (at byte %d)", je.text,
                    je.position);

@@ -30,7 +30,11 @@
 
 typedef struct mcp_server mcp_server;
 typedef struct mcp_session mcp_session;
-typedef void (*mcp_send_fn)(void *ctx, const char *json, size_t len);
+/* related: the id of the request this message answers or belongs to (a
+ * progress notification of a call), NULL for messages of the session as a
+ * whole (log notifications). Borrowed for the call. HTTP uses it to pick
+ * the stream a message travels on; stdio ignores it. */
+typedef void (*mcp_send_fn)(void *ctx, const char *json, size_t len, json_t *related);
 
 /* JSON-RPC error codes MCP uses. */
 enum {
@@ -41,7 +45,8 @@ enum {
     MCP_INTERNAL_ERROR = -32603
 };
 
-/* instructions: text for the initialize result (copied; may be NULL). */
+/* instructions: text for the initialize result (copied; may be NULL).
+ * tools may be NULL: a server with no tools (used by the fuzzer). */
 mcp_server *mcp_server_new(tools_ctx *tools, const app_config *cfg, workq *wq,
                            const char *instructions);
 void mcp_server_free(mcp_server *srv);

@@ -1,6 +1,7 @@
 #include "tools/tools.h"
 
 #include <string.h>
+#include <strings.h>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -190,34 +191,31 @@ static json_t *text_result(const char *text, bool is_error)
                      is_error);
 }
 
+static const char *error_heading(err_kind kind)
+{
+    switch (kind) {
+    case ERR_REFUSED: return "Refused";
+    case ERR_TIMEOUT: return "Timed out";
+    case ERR_CANCELLED: return "Cancelled";
+    case ERR_INVALID: return "Invalid arguments";
+    case ERR_NOT_FOUND: return "Not found";
+    case ERR_BUSY: return "Busy";
+    default: return "Error";
+    }
+}
+
 static json_t *error_result(const err_t *e)
 {
     strbuf sb;
     sb_init(&sb);
-    switch (e->kind) {
-    case ERR_REFUSED:
-        sb_puts(&sb, "Refused: ");
-        break;
-    case ERR_TIMEOUT:
-        sb_puts(&sb, "Timed out: ");
-        break;
-    case ERR_CANCELLED:
-        sb_puts(&sb, "Cancelled: ");
-        break;
-    case ERR_INVALID:
-        sb_puts(&sb, "Invalid arguments: ");
-        break;
-    case ERR_NOT_FOUND:
-        sb_puts(&sb, "Not found: ");
-        break;
-    case ERR_BUSY:
-        sb_puts(&sb, "Busy: ");
-        break;
-    default:
-        sb_puts(&sb, "Error: ");
-        break;
-    }
-    sb_puts(&sb, e->msg[0] ? e->msg : err_kind_name(e->kind));
+    const char *heading = error_heading(e->kind);
+    const char *msg = e->msg[0] ? e->msg : err_kind_name(e->kind);
+    /* Messages that already start with the heading ("refused: …") keep
+     * theirs, capitalised, instead of saying it twice. */
+    size_t n = strlen(heading);
+    if (strncasecmp(msg, heading, n) == 0 && msg[n] == ':')
+        msg += n + 1 + (msg[n + 1] == ' ');
+    sb_printf(&sb, "%s: %s", heading, msg);
     json_t *r = text_result(sb.data, true);
     sb_free(&sb);
     return r;
@@ -249,6 +247,12 @@ static json_t *table_result(tools_ctx *t, const db_result *r, size_t limit, doub
 }
 
 /* ---- running ---------------------------------------------------------- */
+
+/* Milliseconds since t0, rounded to the microsecond. */
+static double elapsed_ms_since(int64_t t0)
+{
+    return (double)((clock_now_ns() - t0 + 500) / 1000) / 1000.0;
+}
 
 static void call_init(tools_ctx *t, const tool_args *a, size_t max_rows, db_call *call)
 {
@@ -283,7 +287,7 @@ static json_t *run_catalog(tools_ctx *t, const tool_args *a, const tools_call_en
     progress(env, 0, "running");
     if (!dbp_catalog(t->dbp, &call, env->cancel, env->tag, &req, &r, &e))
         return error_result(&e);
-    double ms = (double)(clock_now_ns() - t0) / 1e6;
+    double ms = elapsed_ms_since(t0);
     json_t *res = table_result(t, r, 0, ms, NULL);
     db_result_free(r);
     return res;
@@ -302,7 +306,7 @@ static json_t *run_sql(tools_ctx *t, const tool_args *a, const tools_call_env *e
         json_decref(extra);
         return error_result(&e);
     }
-    double ms = (double)(clock_now_ns() - t0) / 1e6;
+    double ms = elapsed_ms_since(t0);
     json_t *res = table_result(t, r, limit, ms, extra);
     db_result_free(r);
     return res;
@@ -372,7 +376,7 @@ static json_t *t_describe_view(tools_ctx *t, const tool_args *a, const tools_cal
         json_decref(def);
         return error_result(&e);
     }
-    double ms = (double)(clock_now_ns() - t0) / 1e6;
+    double ms = elapsed_ms_since(t0);
     json_t *res = table_result(t, r, 0, ms, json_pack("{s:o}", "definition", def));
     db_result_free(r);
     return res;

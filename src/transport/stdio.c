@@ -25,7 +25,7 @@ typedef struct reader {
 } reader;
 
 /* Writes one message and its newline, whole, under the lock. */
-static void write_line(void *ctx, const char *json, size_t len)
+static void write_line(void *ctx, const char *json, size_t len, json_t *related)
 {
     out_stream *o = ctx;
     pthread_mutex_lock(&o->mu);
@@ -66,7 +66,7 @@ static void on_oversize(void *ctx, size_t len)
                      "(SNOWFLAKE_MCP_MAX_MESSAGE_BYTES)\"}}",
                      len, r->max_message);
     log_warn("stdio", "dropped a message of %zu bytes (limit %zu)", len, r->max_message);
-    write_line(r->out, msg, (size_t)n);
+    write_line(r->out, msg, (size_t)n, NULL);
 }
 
 int stdio_serve(mcp_server *srv, int in_fd, int out_fd, int stop_fd, size_t max_message)

@@ -44,7 +44,7 @@ static void test_cut_long_cells(void)
     db_result_free(r);
 }
 
-static void test_summary(void)
+static void test_summary_line(void)
 {
     db_result *r = sample();
     strbuf sb;
@@ -92,7 +92,7 @@ int main(void)
 {
     TEST_RUN(test_markdown);
     TEST_RUN(test_cut_long_cells);
-    TEST_RUN(test_summary);
+    TEST_RUN(test_summary_line);
     TEST_RUN(test_structured);
     return test_summary();
 }

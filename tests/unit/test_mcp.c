@@ -11,7 +11,7 @@ typedef struct outbox {
     json_t *msgs;
 } outbox;
 
-static void collect(void *ctx, const char *json, size_t len)
+static void collect(void *ctx, const char *json, size_t len, json_t *related)
 {
     outbox *o = ctx;
     json_error_t e;

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# `make run`: shows snowflake-mcp answering questions about the demo
+# warehouse, first through `call` (the same code path a client uses), then
+# as a real MCP stdio session, and prints how to connect a client.
+set -uo pipefail
+bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+bold=$(tput bold 2>/dev/null || true)
+plain=$(tput sgr0 2>/dev/null || true)
+
+show() {
+  printf '\n%s$ snowflake-mcp %s%s\n' "$bold" "$*" "$plain"
+  "$bin" --log-level warning "$@"
+  local rc=$?
+  [ $rc -ne 0 ] && printf '(exit code %d)\n' "$rc"
+  return 0
+}
+
+echo "${bold}snowflake-mcp $("$bin" --version | cut -d' ' -f2) on the demo warehouse${plain}"
+echo "(the first start generates the warehouse into ~/.cache/snowflake-mcp; later starts reuse it)"
+show call list_databases
+show call list_views '{"database":"SALES"}'
+show call query_view '{"database":"SALES","view_name":"REVENUE_BY_REGION","limit":5}'
+show call execute_query '{"query":"SELECT c.segment, count(DISTINCT c.id) AS customers, round(sum(o.total_amount), 2) AS revenue FROM ORDERS o JOIN CUSTOMERS c ON c.id = o.customer_id GROUP BY c.segment ORDER BY revenue DESC"}'
+echo
+echo "${bold}Writes are refused, whatever the disguise:${plain}"
+show call execute_query '{"query":"SELECT 1; DROP TABLE ORDERS"}'
+
+echo
+echo "${bold}A raw MCP session over stdio (what Claude Desktop does), one JSON-RPC message per line:${plain}"
+{
+  printf '%s\n' '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"demo","version":"1"}}}'
+  printf '%s\n' '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+  printf '%s\n' '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"execute_query","arguments":{"query":"SELECT count(*) AS orders FROM ORDERS"}}}'
+  printf '%s\n' '{"jsonrpc":"2.0","id":3,"method":"ping"}'
+} | "$bin" --log-level warning | cut -c1-240
+
+cat <<MSG
+
+${bold}Connect a client${plain}
+  Claude Code:     claude mcp add snowflake -- $bin
+  Claude Desktop:  add to claude_desktop_config.json:
+    "mcpServers": { "snowflake": { "command": "$bin" } }
+  Your own SQLite data: add  --env SNOWFLAKE_MCP_DSN=sqlite:///path/to/file.db
+  More: $bin --help
+MSG
