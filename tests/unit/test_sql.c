@@ -87,8 +87,7 @@ static bool refused_with(sql_dialect d, const char *sql, err_kind kind, const ch
                 sql_kind_name(r.kind));
         return false;
     }
-    if (e.kind != kind || strstr(e.msg, needle) == NULL ||
-        strncmp(e.msg, "refused: ", 9) != 0) {
+    if (e.kind != kind || strstr(e.msg, needle) == NULL || strncmp(e.msg, "refused: ", 9) != 0) {
         fprintf(stderr, "  %s [%s]: kind %s msg \"%s\", want %s containing \"%s\"\n",
                 sql_dialect_name(d), sql, err_kind_name(e.kind), e.msg, err_kind_name(kind),
                 needle);
@@ -169,7 +168,10 @@ static void test_lexer_comments_per_dialect(void)
     char got[64];
     lex_shape(SF, "-- a\rb", got, sizeof got, &e);
     CHECK(e.kind == ERR_REFUSED);
-    lex_shape(SF, "-- a\xE2\x80\xA8" "b", got, sizeof got, &e);
+    lex_shape(SF,
+              "-- a\xE2\x80\xA8"
+              "b",
+              got, sizeof got, &e);
     CHECK(e.kind == ERR_REFUSED);
     lex_shape(SF, "/* a /* b */", got, sizeof got, &e);
     CHECK(e.kind == ERR_REFUSED);
@@ -250,8 +252,7 @@ static void test_allows_plain_queries(void)
     CHECK(allowed_everywhere("SELECT 1", SQL_KIND_SELECT));
     CHECK(allowed_everywhere("select a, b from t where a = 1 order by a desc limit 10",
                              SQL_KIND_SELECT));
-    CHECK(allowed_everywhere("SELECT update_time, deleted_at, created_by FROM t",
-                             SQL_KIND_SELECT));
+    CHECK(allowed_everywhere("SELECT update_time, deleted_at, created_by FROM t", SQL_KIND_SELECT));
     CHECK(allowed_everywhere("SELECT * FROM (SELECT a FROM t) s WHERE a IN (SELECT b FROM u)",
                              SQL_KIND_SELECT));
     CHECK(allowed_everywhere("(SELECT 1) UNION (SELECT 2)", SQL_KIND_SELECT));
@@ -279,16 +280,18 @@ static void test_allows_with(void)
                              "d AS (WITH e AS (SELECT 3) SELECT * FROM e) "
                              "SELECT * FROM a, \"b c\", d",
                              SQL_KIND_WITH));
-    CHECK(allowed_as(PG, "WITH x AS MATERIALIZED (SELECT 1), y AS NOT MATERIALIZED (SELECT 2) "
-                         "SELECT * FROM x, y",
+    CHECK(allowed_as(PG,
+                     "WITH x AS MATERIALIZED (SELECT 1), y AS NOT MATERIALIZED (SELECT 2) "
+                     "SELECT * FROM x, y",
                      SQL_KIND_WITH));
     CHECK(allowed_everywhere("WITH x AS (SELECT 1) (SELECT * FROM x) UNION (SELECT 2)",
                              SQL_KIND_WITH));
     CHECK(allowed_everywhere("SELECT * FROM (WITH y AS (SELECT 2) SELECT * FROM y) z",
                              SQL_KIND_SELECT));
     /* WITH in other roles is no CTE. */
-    CHECK(allowed_as(PG, "SELECT now() AT TIME ZONE 'UTC', x::timestamp with time zone, "
-                         "percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM t",
+    CHECK(allowed_as(PG,
+                     "SELECT now() AT TIME ZONE 'UTC', x::timestamp with time zone, "
+                     "percentile_cont(0.5) WITHIN GROUP (ORDER BY x) FROM t",
                      SQL_KIND_SELECT));
     CHECK(allowed_as(SF, "SELECT id FROM t START WITH parent IS NULL CONNECT BY PRIOR id = parent",
                      SQL_KIND_SELECT));
@@ -332,8 +335,7 @@ static void test_allows_literals_and_comments(void)
     CHECK(allowed_as(PG, "SELECT E'x'\n'\\'; DROP TABLE t; --'", SQL_KIND_SELECT));
     CHECK(allowed_as(LITE, "SELECT x'4142', X'00', :a, @b, $c, ?1", SQL_KIND_SELECT));
     CHECK(allowed_as(SF, "SELECT $1, $var, a:b::string FROM @stage", SQL_KIND_SELECT));
-    CHECK(allowed_as(SF, "SELECT SYSTEM$TYPEOF(1), SYSTEM$CLUSTERING_DEPTH('t')",
-                     SQL_KIND_SELECT));
+    CHECK(allowed_as(SF, "SELECT SYSTEM$TYPEOF(1), SYSTEM$CLUSTERING_DEPTH('t')", SQL_KIND_SELECT));
     CHECK(allowed_as(SF, "SELECT INSERT('abc', 1, 1, 'x'), TRUNCATE(1.5), GET(arr, 0) FROM t",
                      SQL_KIND_SELECT));
     CHECK(allowed_as(PG, "SELECT data->>'k', data->'a' FROM t", SQL_KIND_SELECT));
@@ -360,8 +362,8 @@ static void test_refuses_modifying_statements(void)
                              "Allowed: SELECT, WITH … SELECT, SHOW, DESCRIBE, EXPLAIN"));
     CHECK(refused_everywhere("update t set a = 1", "UPDATE statements modify data"));
     CHECK(refused_everywhere("DELETE FROM t", "DELETE"));
-    CHECK(refused_everywhere("MERGE INTO t USING s ON t.a = s.a WHEN MATCHED THEN DELETE",
-                             "MERGE"));
+    CHECK(
+        refused_everywhere("MERGE INTO t USING s ON t.a = s.a WHEN MATCHED THEN DELETE", "MERGE"));
     CHECK(refused_everywhere("REPLACE INTO t VALUES (1)", "REPLACE"));
     CHECK(refused_everywhere("TRUNCATE TABLE t", "TRUNCATE"));
     CHECK(refused_everywhere("CREATE TABLE x AS SELECT 1", "CREATE"));
@@ -441,8 +443,9 @@ static void test_refuses_modifying_cte(void)
     CHECK(refused_everywhere("SELECT * FROM (WITH d AS (UPDATE t SET a = 1 RETURNING *) "
                              "SELECT * FROM d) s",
                              "UPDATE"));
-    CHECK(refused(SF, "WITH p AS PROCEDURE () RETURNS INT LANGUAGE SQL AS $$ BEGIN RETURN 1; "
-                      "END $$ CALL p()",
+    CHECK(refused(SF,
+                  "WITH p AS PROCEDURE () RETURNS INT LANGUAGE SQL AS $$ BEGIN RETURN 1; "
+                  "END $$ CALL p()",
                   "PROCEDURE"));
     CHECK(refused_everywhere("WITH x AS (SELECT 1)", "not followed by a SELECT"));
     CHECK(refused_everywhere("WITH SELECT 1", "expected AS"));
@@ -518,7 +521,10 @@ static void test_refuses_bad_text(void)
     }
     CHECK(!sql_guard_check(PG, NULL, 0, NULL, &e));
     CHECK(e.kind == ERR_INVALID);
-    CHECK(refused(SF, "SELECT 1\xC2\xA0" "FROM t", "invisible"));
+    CHECK(refused(SF,
+                  "SELECT 1\xC2\xA0"
+                  "FROM t",
+                  "invisible"));
     CHECK(allowed_as(SF, "SELECT '\xC2\xA0', \"\xC3\xA9t\xC3\xA9\" FROM t", SQL_KIND_SELECT));
 }
 
@@ -606,9 +612,15 @@ static void test_quote_literal(void)
 static void test_quote_round_trip(void)
 {
     static const char *const texts[] = {
-        "plain",   "it's",      "\\",         "\\'",        "'\\",     "a\\'; DROP TABLE t; --",
-        "$$",      "$a$",       "*/ /*",      "-- x\n",     "\"",      "\"\"; DELETE",
-        "]",       "`",         "\r\n;",      "\xC3\xA9\xE2\x80\xA8", "E'",      "\\\\'",
+        "plain", "it's",
+        "\\",    "\\'",
+        "'\\",   "a\\'; DROP TABLE t; --",
+        "$$",    "$a$",
+        "*/ /*", "-- x\n",
+        "\"",    "\"\"; DELETE",
+        "]",     "`",
+        "\r\n;", "\xC3\xA9\xE2\x80\xA8",
+        "E'",    "\\\\'",
     };
     for (size_t k = 0; k < sizeof texts / sizeof texts[0]; k++) {
         for (size_t i = 0; i < 3; i++) {
