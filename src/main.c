@@ -216,13 +216,25 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 2;
     }
-    log_set_stderr_level(cfg.log_level);
     const char *cmd = argi < argc ? argv[argi++] : "serve";
     if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "call") != 0 && strcmp(cmd, "check") != 0) {
         fprintf(stderr, "snowflake-mcp: unknown command or option '%s' (see --help)\n", cmd);
         config_free(&cfg);
         return 2;
     }
+    /* Options may follow the command too: `snowflake-mcp check --dsn …`. */
+    if (!config_apply_flags(&cfg, argc, argv, &argi, &err)) {
+        fprintf(stderr, "snowflake-mcp: configuration error: %s\n", err.msg);
+        config_free(&cfg);
+        return 2;
+    }
+    if (strcmp(cmd, "call") != 0 && argi < argc) {
+        fprintf(stderr, "snowflake-mcp %s: unexpected argument '%s' (see --help)\n", cmd,
+                argv[argi]);
+        config_free(&cfg);
+        return 2;
+    }
+    log_set_stderr_level(cfg.log_level);
     int stop_fd = signals_install();
     app *a = app_open(&cfg, &err);
     if (!a) {

@@ -423,6 +423,11 @@ bool config_load(app_config *cfg, int argc, char **argv, int *argi, err_t *err)
         if (v && !apply(cfg, &specs[i], v, "environment", err))
             return false;
     }
+    return config_apply_flags(cfg, argc, argv, argi, err);
+}
+
+bool config_apply_flags(app_config *cfg, int argc, char **argv, int *argi, err_t *err)
+{
     if (!load_flags(cfg, argc, argv, argi, err))
         return false;
     if (!pool_config_validate(&cfg->pool, err)) {

@@ -51,6 +51,9 @@ void config_defaults(app_config *cfg);
  * argv[*argi] onward, stopping at the first non-flag argument, which is left
  * at argv[*argi]. --help and --version are not handled here. */
 bool config_load(app_config *cfg, int argc, char **argv, int *argi, err_t *err);
+/* Applies more flags from argv[*argi] onward (those after a subcommand),
+ * stopping at the first argument that is not one, and validates again. */
+bool config_apply_flags(app_config *cfg, int argc, char **argv, int *argi, err_t *err);
 void config_free(app_config *cfg);
 
 /* Parses a duration: a number with an optional unit (ms, s, m, h); bare

@@ -22,7 +22,7 @@ void sb_append(strbuf *sb, const char *s, size_t n);
 void sb_puts(strbuf *sb, const char *s);
 void sb_putc(strbuf *sb, char c);
 void sb_printf(strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void sb_vprintf(strbuf *sb, const char *fmt, va_list ap);
+void sb_vprintf(strbuf *sb, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Returns the data (caller frees). sb is then released: sb_init it again
  * before reuse; sb_free on it is a harmless no-op. */
 char *sb_detach(strbuf *sb);

@@ -336,11 +336,13 @@ static void handle_tools_call(mcp_session *s, json_t *id, json_t *params)
     }
     call *c = xcalloc(1, sizeof *c);
     c->s = s;
-    c->id = json_incref(id);
+    /* Deep copies: the call lives on a worker thread, and jansson's
+     * reference counts are not meant to be shared across threads. */
+    c->id = json_deep_copy(id);
     c->name = xstrdup(name);
-    c->args = json_is_object(args) ? json_incref(args) : NULL;
+    c->args = json_is_object(args) ? json_deep_copy(args) : NULL;
     json_t *token = json_object_get(json_object_get(params, "_meta"), "progressToken");
-    c->progress_token = (json_is_string(token) || json_is_integer(token)) ? json_incref(token)
+    c->progress_token = (json_is_string(token) || json_is_integer(token)) ? json_deep_copy(token)
                                                                           : NULL;
     c->cancel = dbp_cancel_new();
     char *idtext = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
