@@ -41,18 +41,30 @@ void err_prefix(err_t *e, const char *fmt, ...)
 const char *err_kind_name(err_kind kind)
 {
     switch (kind) {
-    case ERR_NONE: return "none";
-    case ERR_INVALID: return "invalid";
-    case ERR_REFUSED: return "refused";
-    case ERR_SQL: return "sql";
-    case ERR_CONN_LOST: return "connection_lost";
-    case ERR_CONNECT: return "connect";
-    case ERR_TIMEOUT: return "timeout";
-    case ERR_CANCELLED: return "cancelled";
-    case ERR_BUSY: return "busy";
-    case ERR_NOT_FOUND: return "not_found";
-    case ERR_AUTH: return "auth";
-    case ERR_INTERNAL: return "internal";
+    case ERR_NONE:
+        return "none";
+    case ERR_INVALID:
+        return "invalid";
+    case ERR_REFUSED:
+        return "refused";
+    case ERR_SQL:
+        return "sql";
+    case ERR_CONN_LOST:
+        return "connection_lost";
+    case ERR_CONNECT:
+        return "connect";
+    case ERR_TIMEOUT:
+        return "timeout";
+    case ERR_CANCELLED:
+        return "cancelled";
+    case ERR_BUSY:
+        return "busy";
+    case ERR_NOT_FOUND:
+        return "not_found";
+    case ERR_AUTH:
+        return "auth";
+    case ERR_INTERNAL:
+        return "internal";
     }
     return "unknown";
 }

@@ -34,8 +34,7 @@ typedef struct err_t {
 
 void err_clear(err_t *e);
 /* Sets kind and a printf-style message; a NULL e is allowed and ignored. */
-void err_set(err_t *e, err_kind kind, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void err_set(err_t *e, err_kind kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Prefixes the existing message with "<prefix>: " keeping the kind. */
 void err_prefix(err_t *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *err_kind_name(err_kind kind);

@@ -31,11 +31,11 @@ typedef struct db_backend db_backend;
 
 /* What one call asks of a connection. Strings are borrowed for the call. */
 typedef struct db_call {
-    const char *database;  /* NULL: the backend's default database */
-    const char *schema;    /* NULL: the backend's default schema */
-    int64_t deadline_ns;   /* monotonic; 0 = none. Past it: ERR_TIMEOUT */
-    size_t max_rows;       /* keep at most this many rows (0 = no rows kept) */
-    size_t max_bytes;      /* stop once kept cell bytes pass this (0 = unbounded) */
+    const char *database;   /* NULL: the backend's default database */
+    const char *schema;     /* NULL: the backend's default schema */
+    int64_t deadline_ns;    /* monotonic; 0 = none. Past it: ERR_TIMEOUT */
+    size_t max_rows;        /* keep at most this many rows (0 = no rows kept) */
+    size_t max_bytes;       /* stop once kept cell bytes pass this (0 = unbounded) */
     atomic_bool *cancelled; /* may be NULL; when it turns true: ERR_CANCELLED */
 } db_call;
 
@@ -68,10 +68,9 @@ typedef struct db_driver {
     bool (*ping)(db_conn *c, int64_t deadline_ns, err_t *err);
     /* Runs one read-only statement (already checked by the guard). On
      * success *out is a new result the caller frees with db_result_free. */
-    bool (*execute)(db_conn *c, const db_call *call, const char *sql, db_result **out,
+    bool (*execute)(db_conn *c, const db_call *call, const char *sql, db_result **out, err_t *err);
+    bool (*catalog)(db_conn *c, const db_call *call, const db_catalog_req *req, db_result **out,
                     err_t *err);
-    bool (*catalog)(db_conn *c, const db_call *call, const db_catalog_req *req,
-                    db_result **out, err_t *err);
     /* Appends a reference to database.schema.object for use in FROM, with
      * every part quoted as this engine requires; false if it cannot be
      * named (e.g. an unknown schema). */
@@ -86,8 +85,8 @@ typedef struct db_driver {
 
 struct db_backend {
     const db_driver *driver;
-    void *cfg;             /* owned; freed by driver->config_free */
-    char *description;     /* for logs: never contains a secret */
+    void *cfg;         /* owned; freed by driver->config_free */
+    char *description; /* for logs: never contains a secret */
 };
 
 /* Creates a backend from a DSN: sqlite:///path (a file or a directory of

@@ -20,10 +20,10 @@ typedef struct db_column {
 typedef struct db_result {
     size_t ncols;
     db_column *cols;
-    json_t *rows;           /* array of arrays; never NULL */
-    bool truncated;         /* more rows existed than were kept */
+    json_t *rows;             /* array of arrays; never NULL */
+    bool truncated;           /* more rows existed than were kept */
     const char *truncated_by; /* "row limit" / "byte limit" when truncated */
-    size_t bytes;           /* approximate bytes of cell data kept */
+    size_t bytes;             /* approximate bytes of cell data kept */
 } db_result;
 
 db_result *db_result_new(void);

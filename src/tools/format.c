@@ -93,12 +93,14 @@ void fmt_summary(const db_result *r, size_t limit, double elapsed_ms, strbuf *ou
 {
     size_t n = db_result_row_count(r);
     if (r->truncated && r->truncated_by && strcmp(r->truncated_by, "row limit") == 0)
-        sb_printf(out, "%zu row%s shown (row limit %zu); more rows exist: raise `limit` or "
-                       "narrow the query.",
+        sb_printf(out,
+                  "%zu row%s shown (row limit %zu); more rows exist: raise `limit` or "
+                  "narrow the query.",
                   n, n == 1 ? "" : "s", limit ? limit : n);
     else if (r->truncated)
-        sb_printf(out, "%zu row%s shown; the result was cut by the %s: select fewer columns "
-                       "or rows.",
+        sb_printf(out,
+                  "%zu row%s shown; the result was cut by the %s: select fewer columns "
+                  "or rows.",
                   n, n == 1 ? "" : "s", r->truncated_by ? r->truncated_by : "size limit");
     else
         sb_printf(out, "%zu row%s.", n, n == 1 ? "" : "s");
@@ -109,7 +111,8 @@ json_t *fmt_structured(const db_result *r, double elapsed_ms)
 {
     json_t *cols = json_array();
     for (size_t c = 0; c < r->ncols; c++) {
-        json_t *nullable = r->cols[c].nullable < 0 ? json_null() : json_boolean(r->cols[c].nullable);
+        json_t *nullable =
+            r->cols[c].nullable < 0 ? json_null() : json_boolean(r->cols[c].nullable);
         json_array_append_new(cols, json_pack("{s:s, s:s, s:o}", "name", r->cols[c].name, "type",
                                               r->cols[c].type, "nullable", nullable));
     }

@@ -61,48 +61,77 @@ static json_t *t_describe_view(tools_ctx *t, const tool_args *a, const tools_cal
 static json_t *t_query_view(tools_ctx *t, const tool_args *a, const tools_call_env *env);
 static json_t *t_execute_query(tools_ctx *t, const tool_args *a, const tools_call_env *env);
 
-#define A_DATABASE(req)                                                                        \
-    {"database", ARG_STRING, SLOT_DATABASE, req,                                               \
-     "Database name as list_databases shows it (case-insensitive when unquoted)"}
-#define A_SCHEMA                                                                               \
-    {"schema", ARG_STRING, SLOT_SCHEMA, false,                                                 \
-     "Schema name; defaults to the configured schema (PUBLIC if none)"}
+#define A_DATABASE(req)                                                                            \
+    {                                                                                              \
+        "database", ARG_STRING, SLOT_DATABASE, req,                                                \
+            "Database name as list_databases shows it (case-insensitive when unquoted)"            \
+    }
+#define A_SCHEMA                                                                                   \
+    {                                                                                              \
+        "schema", ARG_STRING, SLOT_SCHEMA, false,                                                  \
+            "Schema name; defaults to the configured schema (PUBLIC if none)"                      \
+    }
 
 static const tool_def tool_defs[] = {
-    {"list_databases", "List databases",
-     "List the databases this server can read. Start here to discover what data exists.", 0,
-     t_list_databases, {{0}}},
-    {"list_schemas", "List schemas", "List the schemas of one database.", 0, t_list_schemas,
+    {"list_databases",
+     "List databases",
+     "List the databases this server can read. Start here to discover what data exists.",
+     0,
+     t_list_databases,
+     {{0}}},
+    {"list_schemas",
+     "List schemas",
+     "List the schemas of one database.",
+     0,
+     t_list_schemas,
      {A_DATABASE(true)}},
-    {"list_tables", "List tables",
-     "List the tables of a database schema. Use describe_table to see a table's columns.", 0,
-     t_list_tables, {A_DATABASE(true), A_SCHEMA}},
-    {"list_views", "List views",
+    {"list_tables",
+     "List tables",
+     "List the tables of a database schema. Use describe_table to see a table's columns.",
+     0,
+     t_list_tables,
+     {A_DATABASE(true), A_SCHEMA}},
+    {"list_views",
+     "List views",
      "List the views of a database schema. Views are curated, analysis-ready queries: prefer "
      "them. Use describe_view to see a view's columns and definition.",
-     0, t_list_views, {A_DATABASE(true), A_SCHEMA}},
-    {"describe_table", "Describe a table",
-     "Show a table's columns: name, type, nullability, default and primary key.", 0,
+     0,
+     t_list_views,
+     {A_DATABASE(true), A_SCHEMA}},
+    {"describe_table",
+     "Describe a table",
+     "Show a table's columns: name, type, nullability, default and primary key.",
+     0,
      t_describe_table,
-     {A_DATABASE(true), A_SCHEMA,
+     {A_DATABASE(true),
+      A_SCHEMA,
       {"table_name", ARG_STRING, SLOT_OBJECT, true, "Table name as list_tables shows it"}}},
-    {"describe_view", "Describe a view",
-     "Show a view's columns and its SQL definition.", 0, t_describe_view,
-     {A_DATABASE(true), A_SCHEMA,
+    {"describe_view",
+     "Describe a view",
+     "Show a view's columns and its SQL definition.",
+     0,
+     t_describe_view,
+     {A_DATABASE(true),
+      A_SCHEMA,
       {"view_name", ARG_STRING, SLOT_OBJECT, true, "View name as list_views shows it"}}},
-    {"query_view", "Query a view",
+    {"query_view",
+     "Query a view",
      "Return the first rows of a view (no filtering). For filters, joins or aggregates use "
      "execute_query.",
-     10, t_query_view,
-     {A_DATABASE(true), A_SCHEMA,
+     10,
+     t_query_view,
+     {A_DATABASE(true),
+      A_SCHEMA,
       {"view_name", ARG_STRING, SLOT_OBJECT, true, "View name as list_views shows it"},
       {"limit", ARG_LIMIT, SLOT_LIMIT, false, "Most rows to return (default 10)"}}},
-    {"execute_query", "Run a read-only SQL query",
+    {"execute_query",
+     "Run a read-only SQL query",
      "Run one read-only SQL statement (SELECT, WITH … SELECT, SHOW, DESCRIBE or EXPLAIN) and "
      "return its rows. Statements that change data or settings are refused. Qualify names or "
      "pass database/schema. Aggregate in SQL rather than fetching many rows; the result says "
      "when the row limit cut it.",
-     100, t_execute_query,
+     100,
+     t_execute_query,
      {{"query", ARG_STRING, SLOT_QUERY, true, "One read-only SQL statement"},
       {"database", ARG_STRING, SLOT_DATABASE, false,
        "Database to run in; defaults to the configured database"},
@@ -121,8 +150,7 @@ static json_t *input_schema(const tool_def *d, int64_t max_rows)
         json_t *p;
         if (s->type == ARG_LIMIT)
             p = json_pack("{s:s, s:I, s:I, s:I}", "type", "integer", "minimum", (json_int_t)1,
-                          "maximum", (json_int_t)max_rows, "default",
-                          (json_int_t)d->default_limit);
+                          "maximum", (json_int_t)max_rows, "default", (json_int_t)d->default_limit);
         else
             p = json_pack("{s:s, s:i}", "type", "string", "minLength", 1);
         json_object_set_new(p, "description", json_string(s->description));
@@ -141,9 +169,9 @@ static json_t *input_schema(const tool_def *d, int64_t max_rows)
 
 static json_t *tool_json(const tool_def *d, int64_t max_rows)
 {
-    json_t *annotations = json_pack("{s:s, s:b, s:b, s:b, s:b}", "title", d->title,
-                                    "readOnlyHint", 1, "destructiveHint", 0, "idempotentHint", 1,
-                                    "openWorldHint", 0);
+    json_t *annotations =
+        json_pack("{s:s, s:b, s:b, s:b, s:b}", "title", d->title, "readOnlyHint", 1,
+                  "destructiveHint", 0, "idempotentHint", 1, "openWorldHint", 0);
     return json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "name", d->name, "title", d->title,
                      "description", d->description, "inputSchema", input_schema(d, max_rows),
                      "outputSchema", fmt_output_schema(), "annotations", annotations);
@@ -194,13 +222,20 @@ static json_t *text_result(const char *text, bool is_error)
 static const char *error_heading(err_kind kind)
 {
     switch (kind) {
-    case ERR_REFUSED: return "Refused";
-    case ERR_TIMEOUT: return "Timed out";
-    case ERR_CANCELLED: return "Cancelled";
-    case ERR_INVALID: return "Invalid arguments";
-    case ERR_NOT_FOUND: return "Not found";
-    case ERR_BUSY: return "Busy";
-    default: return "Error";
+    case ERR_REFUSED:
+        return "Refused";
+    case ERR_TIMEOUT:
+        return "Timed out";
+    case ERR_CANCELLED:
+        return "Cancelled";
+    case ERR_INVALID:
+        return "Invalid arguments";
+    case ERR_NOT_FOUND:
+        return "Not found";
+    case ERR_BUSY:
+        return "Busy";
+    default:
+        return "Error";
     }
 }
 
@@ -293,8 +328,8 @@ static json_t *run_catalog(tools_ctx *t, const tool_args *a, const tools_call_en
     return res;
 }
 
-static json_t *run_sql(tools_ctx *t, const tool_args *a, const tools_call_env *env,
-                       const char *sql, size_t limit, json_t *extra)
+static json_t *run_sql(tools_ctx *t, const tool_args *a, const tools_call_env *env, const char *sql,
+                       size_t limit, json_t *extra)
 {
     db_call call;
     call_init(t, a, limit, &call);
@@ -465,17 +500,25 @@ static bool set_arg(tools_ctx *t, const tool_def *d, const arg_spec *s, json_t *
     }
     if (!json_is_string(v) || json_string_length(v) == 0 ||
         strlen(json_string_value(v)) != json_string_length(v)) {
-        err_set(e, ERR_INVALID, "`%s` must be a non-empty string without NUL characters",
-                s->name);
+        err_set(e, ERR_INVALID, "`%s` must be a non-empty string without NUL characters", s->name);
         return false;
     }
     const char *str = json_string_value(v);
     switch (s->slot) {
-    case SLOT_DATABASE: a->database = str; break;
-    case SLOT_SCHEMA: a->schema = str; break;
-    case SLOT_OBJECT: a->object = str; break;
-    case SLOT_QUERY: a->query = str; break;
-    case SLOT_LIMIT: break;
+    case SLOT_DATABASE:
+        a->database = str;
+        break;
+    case SLOT_SCHEMA:
+        a->schema = str;
+        break;
+    case SLOT_OBJECT:
+        a->object = str;
+        break;
+    case SLOT_QUERY:
+        a->query = str;
+        break;
+    case SLOT_LIMIT:
+        break;
     }
     return true;
 }
@@ -493,8 +536,8 @@ static bool parse_args(tools_ctx *t, const tool_def *d, json_t *args, tool_args 
             strbuf sb;
             sb_init(&sb);
             list_arg_names(d, &sb);
-            err_set(e, ERR_INVALID, "%s has no argument `%s`; its arguments are: %s", d->name,
-                    key, sb.data);
+            err_set(e, ERR_INVALID, "%s has no argument `%s`; its arguments are: %s", d->name, key,
+                    sb.data);
             sb_free(&sb);
             return false;
         }

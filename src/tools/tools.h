@@ -28,9 +28,9 @@ typedef void (*tools_progress_fn)(void *ctx, double progress, double total, cons
 
 /* What a call brings besides its arguments. All borrowed for the call. */
 typedef struct tools_call_env {
-    dbp_cancel *cancel;          /* may be NULL */
-    const char *tag;             /* names the call in logs, e.g. "request 7" */
-    tools_progress_fn progress;  /* may be NULL */
+    dbp_cancel *cancel;         /* may be NULL */
+    const char *tag;            /* names the call in logs, e.g. "request 7" */
+    tools_progress_fn progress; /* may be NULL */
     void *progress_ctx;
 } tools_call_env;
 

@@ -14,8 +14,7 @@ struct lines {
     size_t dropped; /* bytes of the current line dropped for being too long */
 };
 
-lines *lines_new(size_t max_line, lines_line_fn on_line, lines_oversize_fn on_oversize,
-                 void *ctx)
+lines *lines_new(size_t max_line, lines_line_fn on_line, lines_oversize_fn on_oversize, void *ctx)
 {
     lines *l = xcalloc(1, sizeof *l);
     l->max_line = max_line;

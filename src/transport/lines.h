@@ -15,8 +15,7 @@ typedef struct lines lines;
 typedef void (*lines_line_fn)(void *ctx, const char *line, size_t len);
 typedef void (*lines_oversize_fn)(void *ctx, size_t len);
 
-lines *lines_new(size_t max_line, lines_line_fn on_line, lines_oversize_fn on_oversize,
-                 void *ctx);
+lines *lines_new(size_t max_line, lines_line_fn on_line, lines_oversize_fn on_oversize, void *ctx);
 void lines_feed(lines *l, const char *data, size_t n);
 /* End of stream: a final line without '\n' is delivered too. */
 void lines_finish(lines *l);

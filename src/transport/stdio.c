@@ -96,8 +96,9 @@ int stdio_serve(mcp_server *srv, int in_fd, int out_fd, int stop_fd, size_t max_
     }
     if (!stopped)
         lines_finish(l);
-    log_info("stdio", "%s; %zu call(s) in flight %s", stopped ? "stop signal received" : "stdin closed",
-             mcp_session_inflight(s), stopped ? "are cancelled" : "will finish");
+    log_info("stdio", "%s; %zu call(s) in flight %s",
+             stopped ? "stop signal received" : "stdin closed", mcp_session_inflight(s),
+             stopped ? "are cancelled" : "will finish");
     mcp_session_close(s, stopped);
     lines_free(l);
     mcp_session_free(s);

@@ -34,11 +34,13 @@ static void test_cut_long_cells(void)
     db_result *r = db_result_new();
     db_result_add_column(r, "T", "TEXT", 1);
     /* 12 characters, 3 of them two-byte: the cut must fall between characters. */
-    db_result_add_row(r, json_pack("[s]", "\xc3\xa9\xc3\xa9\xc3\xa9" "abcdefghi"));
+    db_result_add_row(r, json_pack("[s]", "\xc3\xa9\xc3\xa9\xc3\xa9"
+                                          "abcdefghi"));
     strbuf sb;
     sb_init(&sb);
     fmt_markdown(r, 5, &sb);
-    CHECK_CONTAINS(sb.data, "| \xc3\xa9\xc3\xa9\xc3\xa9" "ab" FMT_CUT_MARKER " |");
+    CHECK_CONTAINS(sb.data, "| \xc3\xa9\xc3\xa9\xc3\xa9"
+                            "ab" FMT_CUT_MARKER " |");
     CHECK(utf8_valid(sb.data, sb.len));
     sb_free(&sb);
     db_result_free(r);

@@ -16,10 +16,10 @@ extern int test_checks_passed;
 bool test_check(bool ok, const char *expr, const char *file, int line);
 
 #define CHECK(cond) test_check((cond), #cond, __FILE__, __LINE__)
-#define REQUIRE(cond)                                                                          \
-    do {                                                                                       \
-        if (!test_check((cond), #cond, __FILE__, __LINE__))                                    \
-            return;                                                                            \
+#define REQUIRE(cond)                                                                              \
+    do {                                                                                           \
+        if (!test_check((cond), #cond, __FILE__, __LINE__))                                        \
+            return;                                                                                \
     } while (0)
 #define CHECK_STR(a, b) CHECK((a) != NULL && (b) != NULL && strcmp((a), (b)) == 0)
 #define CHECK_CONTAINS(hay, needle) CHECK((hay) != NULL && strstr((hay), (needle)) != NULL)
