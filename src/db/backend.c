@@ -1,10 +1,10 @@
 /* backend: turns a DSN into a backend by picking the driver that serves it. */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "db/driver.h"
+#include "db/postgres.h"
 #include "db/sqlite.h"
 
 #define ACCEPTED_FORMS                                                                             \
@@ -14,22 +14,6 @@
 static bool has_prefix(const char *s, const char *prefix)
 {
     return strncasecmp(s, prefix, strlen(prefix)) == 0;
-}
-
-/* "keyword = value ...", as in "host=/run/postgresql password=…": no path
- * starts like that, and echoing one in a path error could leak a password. */
-static bool looks_like_conninfo(const char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    const char *word = s;
-    while (isalnum((unsigned char)*s) || *s == '_')
-        s++;
-    if (s == word)
-        return false;
-    while (isspace((unsigned char)*s))
-        s++;
-    return *s == '=';
 }
 
 db_backend *db_backend_open(const char *dsn, err_t *err)
@@ -45,19 +29,10 @@ db_backend *db_backend_open(const char *dsn, err_t *err)
             path += 2;
         return sqlite_backend_open(path, err);
     }
-    static const char *const later[][2] = {{"postgres://", "PostgreSQL"},
-                                           {"postgresql://", "PostgreSQL"},
-                                           {"snowflake://", "Snowflake"}};
-    for (size_t i = 0; i < sizeof later / sizeof *later; i++) {
-        if (has_prefix(dsn, later[i][0])) {
-            err_set(err, ERR_INVALID, "the %s backend is not available in this build yet",
-                    later[i][1]);
-            return NULL;
-        }
-    }
-    /* A key=value conninfo string is PostgreSQL's other DSN form. */
-    if (looks_like_conninfo(dsn)) {
-        err_set(err, ERR_INVALID, "the PostgreSQL backend is not available in this build yet");
+    if (postgres_dsn_matches(dsn))
+        return postgres_backend_open(dsn, err);
+    if (has_prefix(dsn, "snowflake://")) {
+        err_set(err, ERR_INVALID, "the Snowflake backend is not available in this build yet");
         return NULL;
     }
     /* A DSN never reaches an error message: it may hold a password. */

@@ -135,22 +135,23 @@ static void test_dsn_forms(void)
     db_backend_free(b);
     REQUIRE(chdir(cwd) == 0);
 
-    CHECK(db_backend_open("postgres://u:hunter2@127.0.0.1/db", &err) == NULL);
-    CHECK(err.kind == ERR_INVALID);
-    CHECK_CONTAINS(err.msg, "not available in this build yet");
-    CHECK(strstr(err.msg, "hunter2") == NULL);
+    /* PostgreSQL DSNs go to the PostgreSQL driver, which connects lazily;
+     * its description never shows the password. */
+    b = db_backend_open("postgres://u:hunter2@127.0.0.1/db", &err);
+    CHECK(b != NULL);
+    CHECK(b && strcmp(b->driver->name, "postgres") == 0);
+    CHECK(b && strstr(b->description, "hunter2") == NULL);
+    db_backend_free(b);
     CHECK(db_backend_open("snowflake://acct", &err) == NULL);
     CHECK_CONTAINS(err.msg, "Snowflake backend is not available");
     CHECK(db_backend_open("mysql://root:hunter2@127.0.0.1/x", &err) == NULL);
     CHECK(err.kind == ERR_INVALID);
     CHECK_CONTAINS(err.msg, "sqlite:///");
     CHECK(strstr(err.msg, "hunter2") == NULL);
-    CHECK(db_backend_open("host=127.0.0.1 password=hunter2", &err) == NULL);
-    CHECK(err.kind == ERR_INVALID);
-    CHECK(strstr(err.msg, "hunter2") == NULL);
-    CHECK(db_backend_open(" host = /run/postgresql password=hunter2", &err) == NULL);
-    CHECK_CONTAINS(err.msg, "PostgreSQL");
-    CHECK(strstr(err.msg, "hunter2") == NULL);
+    b = db_backend_open(" host = /run/postgresql password=hunter2", &err);
+    CHECK(b && strcmp(b->driver->name, "postgres") == 0);
+    CHECK(b && strstr(b->description, "hunter2") == NULL);
+    db_backend_free(b);
     CHECK(db_backend_open("", &err) == NULL);
     CHECK(err.kind == ERR_INVALID);
     snprintf(dsn, sizeof dsn, "sqlite://%s/missing.db", tmpdir);
