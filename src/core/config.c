@@ -33,7 +33,8 @@ typedef struct spec {
 
 static const spec specs[] = {
     {"SNOWFLAKE_MCP_DSN", "--dsn", K_STRING, OFF(dsn), 0, 0, 0, "(demo warehouse)",
-     "Backend: sqlite:///path/file.db, sqlite:///path/dir (one database per file)"},
+     "Backend: sqlite:///path/file.db, sqlite:///path/dir (one database per file), "
+     "postgres://user@host:port/db or key=value conninfo (PG* variables apply)"},
     {"SNOWFLAKE_DATABASE", "--database", K_STRING, OFF(database), 0, 0, 0, "(first database)",
      "Default database for tools called without one"},
     {"SNOWFLAKE_SCHEMA", "--schema", K_STRING, OFF(schema), 0, 0, 0, "PUBLIC",
@@ -78,6 +79,26 @@ static const spec specs[] = {
      INT64_C(1) << 30, "4M", "Largest incoming JSON-RPC message"},
     {"SNOWFLAKE_MCP_MAX_CELL_CHARS", NULL, K_INT, OFF(max_cell_chars), 0, 8, 1000000, "200",
      "Text-table cells longer than this are cut (structured results keep the full value)"},
+    {"SNOWFLAKE_MCP_HTTP_API_KEYS", NULL, K_STRING, OFF(http_api_keys), 0, 0, 0, "(none)",
+     "HTTP: bearer keys accepted (comma or whitespace separated); required off loopback"},
+    {"SNOWFLAKE_MCP_HTTP_API_KEY_FILE", "--api-key-file", K_STRING, OFF(http_api_key_file), 0, 0,
+     0, "(none)", "HTTP: file of bearer keys, one per line (# comments allowed)"},
+    {"SNOWFLAKE_MCP_HTTP_ALLOWED_ORIGINS", "--allowed-origins", K_STRING,
+     OFF(http_allowed_origins), 0, 0, 0, "(loopback only)",
+     "HTTP: extra allowed Origin values, comma separated (http://host:* for any port)"},
+    {"SNOWFLAKE_MCP_HTTP_ALLOWED_HOSTS", "--allowed-hosts", K_STRING, OFF(http_allowed_hosts), 0,
+     0, 0, "(loopback and the bind address)",
+     "HTTP: extra Host header names accepted (DNS-rebinding protection)"},
+    {"SNOWFLAKE_MCP_HTTP_SESSION_IDLE_TIMEOUT", NULL, K_DURATION, OFF(http_session_idle_ms), MS_S,
+     1000, INT64_MAX, "30 (min)", "HTTP: a session without requests or calls ends after this"},
+    {"SNOWFLAKE_MCP_HTTP_MAX_CALLS_PER_SESSION", NULL, K_INT, OFF(http_max_calls_per_session), 0,
+     1, 100000, "32", "HTTP: tool calls one session may have in flight (more: busy result)"},
+    {"SNOWFLAKE_MCP_HTTP_MAX_SESSIONS", NULL, K_INT, OFF(http_max_sessions), 0, 1, 1000000,
+     "1000", "HTTP: sessions open at once (more: 503)"},
+    {"SNOWFLAKE_MCP_HTTP_MAX_CONNECTIONS", NULL, K_INT, OFF(http_max_connections), 0, 4, 100000,
+     "512", "HTTP: client connections open at once"},
+    {"SNOWFLAKE_MCP_HTTP_SHUTDOWN_GRACE", NULL, K_DURATION, OFF(http_shutdown_grace_ms), MS_S, 0,
+     24 * MS_H, "30 (s)", "HTTP: on SIGTERM, how long calls in flight may finish"},
 };
 
 #define NSPECS (sizeof specs / sizeof specs[0])
@@ -105,6 +126,11 @@ void config_defaults(app_config *cfg)
     cfg->query_timeout_ms = 60 * MS_S;
     cfg->max_message_bytes = 4 << 20;
     cfg->max_cell_chars = 200;
+    cfg->http_session_idle_ms = 30 * MS_MIN;
+    cfg->http_max_calls_per_session = 32;
+    cfg->http_max_sessions = 1000;
+    cfg->http_max_connections = 512;
+    cfg->http_shutdown_grace_ms = 30 * MS_S;
 }
 
 void config_free(app_config *cfg)
@@ -113,6 +139,12 @@ void config_free(app_config *cfg)
     free(cfg->database);
     free(cfg->schema);
     free(cfg->cache_dir);
+    free(cfg->http_api_keys);
+    free(cfg->http_api_key_file);
+    free(cfg->http_allowed_origins);
+    free(cfg->http_allowed_hosts);
+    cfg->http_api_keys = cfg->http_api_key_file = NULL;
+    cfg->http_allowed_origins = cfg->http_allowed_hosts = NULL;
     cfg->dsn = cfg->database = cfg->schema = cfg->cache_dir = NULL;
 }
 

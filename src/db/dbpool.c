@@ -9,6 +9,7 @@
 struct dbp {
     const db_backend *be;
     pool *pool;
+    int64_t acquire_timeout_ms;
 };
 
 struct dbp_cancel {
@@ -52,6 +53,7 @@ dbp *dbp_create(const db_backend *be, const pool_config *cfg, err_t *err)
 {
     dbp *d = xcalloc(1, sizeof *d);
     d->be = be;
+    d->acquire_timeout_ms = cfg->acquire_timeout_ms;
     d->pool = pool_create(cfg, &db_pool_ops, (void *)be, err);
     if (!d->pool) {
         free(d);
@@ -151,7 +153,12 @@ static bool attempt(dbp *d, db_call *call, dbp_cancel *cancel, const char *tag, 
                     db_op op, const void *arg, db_result **out, err_t *err)
 {
     pool_lease *lease = NULL;
-    if (!pool_acquire(d->pool, call->deadline_ns, tag, flags, &lease, err))
+    /* Wait for a connection no longer than the acquire timeout, nor past
+     * the call's own deadline. */
+    int64_t deadline = clock_deadline_in_ms(d->acquire_timeout_ms);
+    if (call->deadline_ns && (deadline == 0 || call->deadline_ns < deadline))
+        deadline = call->deadline_ns;
+    if (!pool_acquire(d->pool, deadline, tag, flags, &lease, err))
         return false;
     db_conn *conn = pool_lease_conn(lease);
     bool ok;

@@ -67,7 +67,8 @@ typedef struct waiter {
     pconn *handed; /* set by the hand-off, under the lock */
     const char *tag;
     bool fresh;
-    bool shut; /* failed by shutdown */
+    bool shut;           /* failed by shutdown */
+    bool connect_failed; /* failed because the database cannot be reached */
 } waiter;
 
 struct pool {
@@ -95,7 +96,7 @@ struct pool {
     uint64_t failed_health_checks, timeouts, retries, leaks;
     uint64_t wait_hits[POOL_WAIT_BUCKETS]; /* per bucket; made cumulative in stats */
     double wait_sum_ms;
-    char last_connect_error[256];
+    char last_connect_error[512];
 
     pthread_t monitor;
     bool monitor_started;
@@ -447,10 +448,27 @@ static void connect_done_locked(pool *p, pconn *c, void *conn, pconn **batch)
         give_locked(p, c, now, now, true, batch);
 }
 
+/* A connect round failed with nothing open that could be returned and no
+ * other connect under way: the database is unreachable now, so waiting out
+ * the acquire timeout would only hide the reason. Waiters fail at once
+ * with the connect error; the next acquire tries again. */
+static void fail_waiters_unreachable_locked(pool *p)
+{
+    if (open_count(p) > 0 || count(p, CONN_CONNECTING) > 0)
+        return;
+    while (p->wq_head) {
+        waiter *w = p->wq_head;
+        dequeue(p, w);
+        w->connect_failed = true;
+        pthread_cond_signal(&w->cond);
+    }
+}
+
 static void connect_failed_locked(pool *p, pconn *c)
 {
     list_unlink(&p->lists[CONN_CONNECTING], c);
     free(c);
+    fail_waiters_unreachable_locked(p);
     p->last_connect_ok = false;
     /* Space rounds out so a database that refuses at once is not hammered;
      * min-size top-up waits for the monitor's next tick. */
@@ -797,7 +815,7 @@ static void wait_in_queue_locked(pool *p, waiter *w, int64_t deadline)
         close_batch(p, batch); /* cannot free the pool: we are not shut down */
         pthread_mutex_lock(&p->mu);
     }
-    while (!w->handed && !w->shut && clock_now_ns() < deadline)
+    while (!w->handed && !w->shut && !w->connect_failed && clock_now_ns() < deadline)
         clock_cond_wait_until(&w->cond, &p->mu, deadline);
 }
 
@@ -842,6 +860,10 @@ bool pool_acquire(pool *p, int64_t deadline_ns, const char *tag, unsigned flags,
         ok = true;
     } else if (w.shut) {
         err_set(err, ERR_BUSY, "the connection pool shut down while waiting for a connection");
+    } else if (w.connect_failed) {
+        err_set(err, ERR_CONNECT, "cannot open a database connection (%d attempt%s): %s",
+                p->cfg.retry_attempts + 1, p->cfg.retry_attempts ? "s" : "",
+                p->last_connect_error);
     } else {
         pconn *batch = NULL;
         if (w.handed) /* handed over just as the deadline passed: put it back */

@@ -87,7 +87,7 @@ typedef struct pool_stats {
      * (== acquired). Also the sum in ms. */
     uint64_t wait_bucket[POOL_WAIT_BUCKETS];
     double wait_sum_ms;
-    char last_connect_error[256];
+    char last_connect_error[512];
 } pool_stats;
 
 /* Upper bounds in ms of the acquire-wait histogram buckets:
@@ -114,7 +114,10 @@ enum {
  * copied, at most 63 bytes kept). On timeout: ERR_TIMEOUT with counts and
  * the last connect error, e.g. "timed out after 30000 ms waiting for a
  * connection (total 4, in use 4, idle 0, waiting 3; last connect error:
- * none)" where waiting counts this caller; after shutdown: ERR_BUSY.
+ * none)" where waiting counts this caller; after shutdown: ERR_BUSY. When
+ * a connect round (retries included) fails while no connection is open or
+ * opening, waiters get ERR_CONNECT with the driver's error at once rather
+ * than waiting out their deadline: the database is unreachable now.
  * POOL_ACQUIRE_FRESH waits for a newly opened connection (retiring an idle
  * one if the pool is full) and lets others pass it in the queue meanwhile. */
 bool pool_acquire(pool *p, int64_t deadline_ns, const char *tag, unsigned flags, pool_lease **out,
