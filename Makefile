@@ -27,6 +27,7 @@ run: build
 
 e2e-deps:
 	@cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error
+	@cd tests/conformance && npm ci --no-audit --no-fund --loglevel=error
 
 # Release build: every test. ASan+UBSan build: every test. TSan build: the
 # concurrent ones. Fuzz build: each target for FUZZ_SECONDS.

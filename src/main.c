@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "core/signals.h"
 #include "core/strbuf.h"
+#include "transport/http.h"
 #include "transport/stdio.h"
 
 static void usage(FILE *f)
@@ -20,6 +21,12 @@ static void usage(FILE *f)
             "Usage:\n"
             "  snowflake-mcp [OPTIONS]                   serve MCP over stdio (what desktop "
             "clients launch)\n"
+            "  snowflake-mcp [OPTIONS] serve --http [ADDR:]PORT [--insecure]\n"
+            "                                            serve MCP over Streamable HTTP at\n"
+            "                                            /mcp (default ADDR 127.0.0.1); also\n"
+            "                                            /healthz, /readyz, /metrics. Off\n"
+            "                                            loopback, API keys are required unless\n"
+            "                                            --insecure (settings SNOWFLAKE_MCP_HTTP_*)\n"
             "  snowflake-mcp [OPTIONS] call TOOL [ARGS]  run one tool and print its result;\n"
             "                                            ARGS is a JSON object or - for stdin;\n"
             "                                            --json prints structuredContent\n"
@@ -193,6 +200,35 @@ static int cmd_check(app *a, const app_config *cfg)
     return bad ? 1 : 0;
 }
 
+/* ---- serve: stdio, or HTTP with --http ------------------------------- */
+
+/* Consumes `serve`'s own flags at argv[*argi] (--http ADDR:PORT,
+ * --insecure); false when the next argument is none of them. */
+static bool take_serve_flag(int argc, char **argv, int *argi, http_options *opt, err_t *err)
+{
+    if (*argi >= argc)
+        return false;
+    const char *a = argv[*argi];
+    if (strcmp(a, "--insecure") == 0) {
+        opt->insecure = true;
+        *argi += 1;
+        return true;
+    }
+    if (strcmp(a, "--http") == 0 && *argi + 1 < argc) {
+        opt->listen = argv[*argi + 1];
+        *argi += 2;
+        return true;
+    }
+    if (strncmp(a, "--http=", 7) == 0) {
+        opt->listen = a + 7;
+        *argi += 1;
+        return true;
+    }
+    if (strcmp(a, "--http") == 0)
+        err_set(err, ERR_INVALID, "--http needs [ADDR:]PORT, e.g. --http 8080");
+    return false;
+}
+
 /* ---- main -------------------------------------------------------------- */
 
 int main(int argc, char **argv)
@@ -222,9 +258,19 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 2;
     }
-    /* Options may follow the command too: `snowflake-mcp check --dsn …`. */
-    if (!config_apply_flags(&cfg, argc, argv, &argi, &err)) {
-        fprintf(stderr, "snowflake-mcp: configuration error: %s\n", err.msg);
+    /* Options may follow the command too: `snowflake-mcp check --dsn …`;
+     * serve's own (--http, --insecure) may be mixed with them. */
+    http_options http = {.listen = NULL};
+    err.msg[0] = '\0';
+    do {
+        if (!config_apply_flags(&cfg, argc, argv, &argi, &err)) {
+            fprintf(stderr, "snowflake-mcp: configuration error: %s\n", err.msg);
+            config_free(&cfg);
+            return 2;
+        }
+    } while (strcmp(cmd, "serve") == 0 && take_serve_flag(argc, argv, &argi, &http, &err));
+    if (err.msg[0]) {
+        fprintf(stderr, "snowflake-mcp serve: %s\n", err.msg);
         config_free(&cfg);
         return 2;
     }
@@ -235,6 +281,11 @@ int main(int argc, char **argv)
         return 2;
     }
     log_set_stderr_level(cfg.log_level);
+    if (http.insecure && !http.listen) {
+        fprintf(stderr, "snowflake-mcp serve: --insecure only applies to --http\n");
+        config_free(&cfg);
+        return 2;
+    }
     int stop_fd = signals_install();
     app *a = app_open(&cfg, &err);
     if (!a) {
@@ -252,6 +303,10 @@ int main(int argc, char **argv)
         rc = cmd_call(a, argc, argv, argi);
     } else if (strcmp(cmd, "check") == 0) {
         rc = cmd_check(a, &cfg);
+    } else if (http.listen) {
+        log_info("main", "snowflake-mcp %s serving %s over HTTP", SMCP_VERSION,
+                 app_description(a));
+        rc = http_serve(app_server(a), dbp_pool(app_dbp(a)), &cfg, &http, stop_fd);
     } else {
         log_info("main", "snowflake-mcp %s serving %s over stdio", SMCP_VERSION,
                  app_description(a));

@@ -20,6 +20,8 @@ struct mcp_server {
     const app_config *cfg;
     workq *wq;
     char *instructions;
+    mcp_call_observer observer; /* may be NULL */
+    void *observer_ctx;
 };
 
 /* One tools/call between acceptance and its answer. */
@@ -75,6 +77,19 @@ void mcp_server_free(mcp_server *srv)
         return;
     free(srv->instructions);
     free(srv);
+}
+
+void mcp_server_set_call_observer(mcp_server *srv, mcp_call_observer fn, void *ctx)
+{
+    srv->observer = fn;
+    srv->observer_ctx = ctx;
+}
+
+static void observe_call(mcp_server *srv, const char *tool, mcp_call_outcome outcome,
+                         int64_t t0)
+{
+    if (srv->observer)
+        srv->observer(srv->observer_ctx, tool, outcome, clock_now_ns() - t0);
 }
 
 /* ---- sending ---------------------------------------------------------- */
@@ -304,6 +319,11 @@ static void run_call(void *arg)
         else
             send_error(s, c->id, MCP_INVALID_PARAMS, "%s: %s", message, c->name);
     }
+    mcp_call_outcome outcome = !answer             ? MCP_CALL_CANCELLED
+                               : st != TOOLS_OK      ? MCP_CALL_PROTOCOL_ERROR
+                               : json_is_true(json_object_get(result, "isError")) ? MCP_CALL_ERROR
+                                                                               : MCP_CALL_OK;
+    observe_call(s->srv, c->name, outcome, t0);
     json_decref(result);
     call_free(c);
     call_done(s);
@@ -368,6 +388,7 @@ static void handle_tools_call(mcp_session *s, json_t *id, json_t *params)
                                  "Busy: too many tool calls are queued; retry shortly.", "isError",
                                  1);
         send_result(s, id, busy);
+        observe_call(s->srv, c->name, MCP_CALL_ERROR, clock_now_ns());
         call_free(c);
         call_done(s);
     }

@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/config.h"
 #include "core/workq.h"
@@ -45,11 +46,28 @@ enum {
     MCP_INTERNAL_ERROR = -32603
 };
 
+/* How a tools/call ended, for the call observer. */
+typedef enum mcp_call_outcome {
+    MCP_CALL_OK,             /* a result without isError */
+    MCP_CALL_ERROR,          /* a result with isError (including "busy") */
+    MCP_CALL_CANCELLED,      /* cancelled: no answer sent */
+    MCP_CALL_PROTOCOL_ERROR  /* answered with a JSON-RPC error */
+} mcp_call_outcome;
+
+/* Called once per tools/call that reached a worker or was refused as busy,
+ * from the worker thread, after the answer was sent. Must be thread-safe
+ * and quick (metrics). */
+typedef void (*mcp_call_observer)(void *ctx, const char *tool, mcp_call_outcome outcome,
+                                  int64_t latency_ns);
+
 /* instructions: text for the initialize result (copied; may be NULL).
  * tools may be NULL: a server with no tools (used by the fuzzer). */
 mcp_server *mcp_server_new(tools_ctx *tools, const app_config *cfg, workq *wq,
                            const char *instructions);
 void mcp_server_free(mcp_server *srv);
+/* Sets (or clears, with NULL) the call observer. Call before any session
+ * exists or after all have been closed: it is read without a lock. */
+void mcp_server_set_call_observer(mcp_server *srv, mcp_call_observer fn, void *ctx);
 
 /* True if version is one this server speaks. */
 bool mcp_version_supported(const char *version);
