@@ -34,12 +34,34 @@ echo "${bold}A raw MCP session over stdio (what Claude Desktop does), one JSON-R
   printf '%s\n' '{"jsonrpc":"2.0","id":3,"method":"ping"}'
 } | "$bin" --log-level warning | cut -c1-240
 
+# Last, the daemon: one server that Claude Desktop, Claude Code, Cursor…
+# share over Streamable HTTP, until Ctrl-C.
+port=${PORT:-8080}
+"$bin" --log-level warning serve --http "127.0.0.1:$port" &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null; wait $pid; exit 0' INT TERM
+up=0
+for _ in $(seq 100); do
+  if ! kill -0 $pid 2>/dev/null; then break; fi
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then up=1; break; fi
+  sleep 0.1
+done
+if [ $up = 0 ]; then
+  echo "The HTTP daemon did not start on 127.0.0.1:$port (is the port taken? try: make run PORT=9000)" >&2
+  wait $pid
+  exit 1
+fi
+
 cat <<MSG
 
-${bold}Connect a client${plain}
-  Claude Code:     claude mcp add snowflake -- $bin
-  Claude Desktop:  add to claude_desktop_config.json:
+${bold}The daemon is running on the demo warehouse: http://127.0.0.1:$port/mcp${plain}
+  Claude Code (HTTP, shared):  claude mcp add --transport http snowflake http://127.0.0.1:$port/mcp
+  Claude Code (stdio):         claude mcp add snowflake -- $bin
+  Claude Desktop:              add to claude_desktop_config.json:
     "mcpServers": { "snowflake": { "command": "$bin" } }
-  Your own SQLite data: add  --env SNOWFLAKE_MCP_DSN=sqlite:///path/to/file.db
+  Health: http://127.0.0.1:$port/healthz  Ready: http://127.0.0.1:$port/readyz  Metrics: http://127.0.0.1:$port/metrics
+  Your own data: SNOWFLAKE_MCP_DSN=sqlite:///path/to/file.db or postgres://user@host/db
   More: $bin --help
+Press Ctrl-C to stop.
 MSG
+wait $pid
