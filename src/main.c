@@ -15,29 +15,30 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "snowflake-mcp %s: a read-only Model Context Protocol server for Snowflake,\n"
-            "PostgreSQL and SQLite, with a self-healing connection pool.\n\n"
-            "Usage:\n"
-            "  snowflake-mcp [OPTIONS]                   serve MCP over stdio (what desktop "
-            "clients launch)\n"
-            "  snowflake-mcp [OPTIONS] serve --http [ADDR:]PORT [--insecure]\n"
-            "                                            serve MCP over Streamable HTTP at\n"
-            "                                            /mcp (default ADDR 127.0.0.1); also\n"
-            "                                            /healthz, /readyz, /metrics. Off\n"
-            "                                            loopback, API keys are required unless\n"
-            "                                            --insecure (settings SNOWFLAKE_MCP_HTTP_*)\n"
-            "  snowflake-mcp [OPTIONS] call TOOL [ARGS]  run one tool and print its result;\n"
-            "                                            ARGS is a JSON object or - for stdin;\n"
-            "                                            --json prints structuredContent\n"
-            "  snowflake-mcp [OPTIONS] check             check the configuration and the "
-            "database\n"
-            "  snowflake-mcp --version | --help\n\n"
-            "With no backend configured, the server builds and serves a demo warehouse\n"
-            "(SALES, MARKETING, FINANCE) and says so on stderr. Logs go to stderr only.\n\n"
-            "Options and settings (flags override the environment, which overrides .env in the\n"
-            "working directory; --env-file PATH reads another file, --no-env-file none):\n",
-            SMCP_VERSION);
+    fprintf(
+        f,
+        "snowflake-mcp %s: a read-only Model Context Protocol server for Snowflake,\n"
+        "PostgreSQL and SQLite, with a self-healing connection pool.\n\n"
+        "Usage:\n"
+        "  snowflake-mcp [OPTIONS]                   serve MCP over stdio (what desktop "
+        "clients launch)\n"
+        "  snowflake-mcp [OPTIONS] serve --http [ADDR:]PORT [--insecure]\n"
+        "                                            serve MCP over Streamable HTTP at\n"
+        "                                            /mcp (default ADDR 127.0.0.1); also\n"
+        "                                            /healthz, /readyz, /metrics. Off\n"
+        "                                            loopback, API keys are required unless\n"
+        "                                            --insecure (settings SNOWFLAKE_MCP_HTTP_*)\n"
+        "  snowflake-mcp [OPTIONS] call TOOL [ARGS]  run one tool and print its result;\n"
+        "                                            ARGS is a JSON object or - for stdin;\n"
+        "                                            --json prints structuredContent\n"
+        "  snowflake-mcp [OPTIONS] check             check the configuration and the "
+        "database\n"
+        "  snowflake-mcp --version | --help\n\n"
+        "With no backend configured, the server builds and serves a demo warehouse\n"
+        "(SALES, MARKETING, FINANCE) and says so on stderr. Logs go to stderr only.\n\n"
+        "Options and settings (flags override the environment, which overrides .env in the\n"
+        "working directory; --env-file PATH reads another file, --no-env-file none):\n",
+        SMCP_VERSION);
     for (size_t i = 0; i < config_setting_count(); i++) {
         config_setting s = config_setting_get(i);
         fprintf(f, "  %-36s %s\n", s.env, s.help);
@@ -134,8 +135,8 @@ static int cmd_call(app *a, int argc, char **argv, int i)
     capture cap = {.answer = NULL};
     pthread_mutex_init(&cap.mu, NULL);
     mcp_session *s = mcp_session_new(app_server(a), capture_send, &cap);
-    json_t *init = json_pack("{s:s, s:i, s:s, s:{s:s, s:{}, s:{s:s, s:s}}}", "jsonrpc", "2.0",
-                             "id", 0, "method", "initialize", "params", "protocolVersion",
+    json_t *init = json_pack("{s:s, s:i, s:s, s:{s:s, s:{}, s:{s:s, s:s}}}", "jsonrpc", "2.0", "id",
+                             0, "method", "initialize", "params", "protocolVersion",
                              MCP_LATEST_VERSION, "capabilities", "clientInfo", "name",
                              "snowflake-mcp-call", "version", SMCP_VERSION);
     json_t *req = json_pack("{s:s, s:i, s:s, s:{s:s, s:o}}", "jsonrpc", "2.0", "id", 1, "method",
@@ -165,10 +166,26 @@ static void print_pool(pool *p)
             "pool:       total %d, in use %d, idle %d, connecting %d, waiting %d\n"
             "            created %llu, failed connects %llu, retries %llu, timeouts %llu, "
             "failed health checks %llu\n",
-            st.total, st.in_use, st.idle, st.connecting, st.waiting,
-            (unsigned long long)st.created, (unsigned long long)st.failed_connects,
-            (unsigned long long)st.retries, (unsigned long long)st.timeouts,
-            (unsigned long long)st.failed_health_checks);
+            st.total, st.in_use, st.idle, st.connecting, st.waiting, (unsigned long long)st.created,
+            (unsigned long long)st.failed_connects, (unsigned long long)st.retries,
+            (unsigned long long)st.timeouts, (unsigned long long)st.failed_health_checks);
+    fprintf(stderr,
+            "            closed: idle %llu, lifetime %llu, broken %llu, health %llu; "
+            "leaks %llu\n",
+            (unsigned long long)st.closed[POOL_CLOSE_IDLE],
+            (unsigned long long)st.closed[POOL_CLOSE_LIFETIME],
+            (unsigned long long)st.closed[POOL_CLOSE_BROKEN],
+            (unsigned long long)st.closed[POOL_CLOSE_HEALTH], (unsigned long long)st.leaks);
+    /* The acquire-wait histogram, cumulative as in Prometheus. */
+    fprintf(stderr, "            acquire waits (count <= ms):");
+    for (int i = 0; i < POOL_WAIT_BUCKETS; i++) {
+        if (i == POOL_WAIT_BUCKETS - 1)
+            fprintf(stderr, " +Inf:%llu", (unsigned long long)st.wait_bucket[i]);
+        else
+            fprintf(stderr, " %g:%llu", pool_wait_bucket_ms[i],
+                    (unsigned long long)st.wait_bucket[i]);
+    }
+    fprintf(stderr, "; sum %.1f ms\n", st.wait_sum_ms);
     if (st.last_connect_error[0])
         fprintf(stderr, "            last connect error: %s\n", st.last_connect_error);
 }
@@ -187,8 +204,8 @@ static int cmd_check(app *a, const app_config *cfg)
     bool bad = json_is_true(json_object_get(result, "isError"));
     json_t *sc = json_object_get(result, "structuredContent");
     if (bad) {
-        const char *text =
-            json_string_value(json_object_get(json_array_get(json_object_get(result, "content"), 0), "text"));
+        const char *text = json_string_value(
+            json_object_get(json_array_get(json_object_get(result, "content"), 0), "text"));
         fprintf(stderr, "database:   UNHEALTHY: %s\n", text ? text : "unknown error");
     } else {
         fprintf(stderr, "database:   ok: %lld database(s) listed in %.1f ms\n",
@@ -304,8 +321,7 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "check") == 0) {
         rc = cmd_check(a, &cfg);
     } else if (http.listen) {
-        log_info("main", "snowflake-mcp %s serving %s over HTTP", SMCP_VERSION,
-                 app_description(a));
+        log_info("main", "snowflake-mcp %s serving %s over HTTP", SMCP_VERSION, app_description(a));
         rc = http_serve(app_server(a), dbp_pool(app_dbp(a)), &cfg, &http, stop_fd);
     } else {
         log_info("main", "snowflake-mcp %s serving %s over stdio", SMCP_VERSION,
