@@ -7,9 +7,11 @@
 #include "app/app.h"
 #include "core/clock.h"
 #include "core/config.h"
+#include "core/jsonx.h"
 #include "core/log.h"
 #include "core/signals.h"
 #include "core/strbuf.h"
+#include "db/snowflake/snowflake.h"
 #include "transport/http.h"
 #include "transport/stdio.h"
 
@@ -94,7 +96,7 @@ static int print_answer(json_t *answer, bool as_json)
     bool is_error = json_is_true(json_object_get(result, "isError"));
     json_t *structured = json_object_get(result, "structuredContent");
     if (as_json && structured && !is_error) {
-        char *text = json_dumps(structured, JSON_INDENT(2));
+        char *text = jsonx_dumps(structured, JSON_INDENT(2));
         printf("%s\n", text);
         free(text);
     } else {
@@ -190,9 +192,32 @@ static void print_pool(pool *p)
         fprintf(stderr, "            last connect error: %s\n", st.last_connect_error);
 }
 
+/* Snowflake's own checks: key fingerprint, identity, SELECT 1, and the
+ * usual failures turned into advice. False when they failed. */
+static bool check_snowflake(const db_backend *be)
+{
+    strbuf report;
+    sb_init(&report);
+    err_t err;
+    err_clear(&err);
+    bool ok = snowflake_check(be, &report, &err);
+    if (report.len)
+        fprintf(stderr, "%s%s", report.data, report.data[report.len - 1] == '\n' ? "" : "\n");
+    if (!ok)
+        fprintf(stderr, "snowflake:  UNHEALTHY: %s\n", err.msg);
+    sb_free(&report);
+    return ok;
+}
+
 static int cmd_check(app *a, const app_config *cfg)
 {
     fprintf(stderr, "backend:    %s\n", app_description(a));
+    const db_backend *be = dbp_backend(app_dbp(a));
+    if (be->driver == &snowflake_driver && !check_snowflake(be)) {
+        print_pool(dbp_pool(app_dbp(a)));
+        printf("unhealthy\n");
+        return 1;
+    }
     fprintf(stderr, "pool size:  min %d, max %d; acquire timeout %lld ms\n", cfg->pool.min_size,
             cfg->pool.max_size, (long long)cfg->pool.acquire_timeout_ms);
     json_t *result = NULL;

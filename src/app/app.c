@@ -8,6 +8,7 @@
 #include "core/workq.h"
 #include "core/xalloc.h"
 #include "db/demo.h"
+#include "db/snowflake/snowflake.h"
 
 struct app {
     app_config *cfg;
@@ -51,14 +52,19 @@ app *app_open(app_config *cfg, err_t *err)
     app *a = xcalloc(1, sizeof *a);
     a->cfg = cfg;
     char *dsn = NULL;
-    if (!cfg->dsn) {
+    if (cfg->dsn) {
+        a->be = db_backend_open(cfg->dsn, err);
+    } else if (snowflake_env_present()) {
+        /* The configuration of the server we replace: SNOWFLAKE_ACCOUNT… */
+        a->be = snowflake_backend_from_env(err);
+    } else {
         a->demo = true;
         dsn = demo_dsn(cfg, err);
         if (!dsn)
             goto fail;
+        a->be = db_backend_open(dsn, err);
+        free(dsn);
     }
-    a->be = db_backend_open(dsn ? dsn : cfg->dsn, err);
-    free(dsn);
     if (!a->be)
         goto fail;
     strbuf d;

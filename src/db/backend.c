@@ -5,6 +5,7 @@
 
 #include "db/driver.h"
 #include "db/postgres.h"
+#include "db/snowflake/snowflake.h"
 #include "db/sqlite.h"
 
 #define ACCEPTED_FORMS                                                                             \
@@ -31,10 +32,8 @@ db_backend *db_backend_open(const char *dsn, err_t *err)
     }
     if (postgres_dsn_matches(dsn))
         return postgres_backend_open(dsn, err);
-    if (has_prefix(dsn, "snowflake://")) {
-        err_set(err, ERR_INVALID, "the Snowflake backend is not available in this build yet");
-        return NULL;
-    }
+    if (has_prefix(dsn, "snowflake://"))
+        return snowflake_backend_open(dsn, err);
     /* A DSN never reaches an error message: it may hold a password. */
     if (strstr(dsn, "://")) {
         err_set(err, ERR_INVALID, "unsupported database DSN scheme; accepted forms: %s",

@@ -4,9 +4,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/jsonx.h"
 #include "core/log.h"
 #include "core/strbuf.h"
 #include "core/utf8.h"
@@ -85,8 +87,7 @@ void mcp_server_set_call_observer(mcp_server *srv, mcp_call_observer fn, void *c
     srv->observer_ctx = ctx;
 }
 
-static void observe_call(mcp_server *srv, const char *tool, mcp_call_outcome outcome,
-                         int64_t t0)
+static void observe_call(mcp_server *srv, const char *tool, mcp_call_outcome outcome, int64_t t0)
 {
     if (srv->observer)
         srv->observer(srv->observer_ctx, tool, outcome, clock_now_ns() - t0);
@@ -97,7 +98,7 @@ static void observe_call(mcp_server *srv, const char *tool, mcp_call_outcome out
 /* Sends msg (stolen); related as in mcp_send_fn. */
 static void send_json(mcp_session *s, json_t *msg, json_t *related)
 {
-    char *text = json_dumps(msg, JSON_COMPACT);
+    char *text = jsonx_dumps(msg, JSON_COMPACT);
     json_decref(msg);
     if (!text) {
         log_error("mcp", "could not encode a message as JSON");
@@ -125,14 +126,13 @@ static void send_error(mcp_session *s, json_t *id, int code, const char *fmt, ..
     char *msg = utf8_sanitize(raw, strlen(raw), NULL);
     json_t *err = json_pack("{s:i, s:s}", "code", code, "message", msg);
     free(msg);
-    send_json(s,
-              json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id ? id : json_null(), "error",
-                        err),
-              id);
+    send_json(
+        s,
+        json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id ? id : json_null(), "error", err),
+        id);
 }
 
-static void send_notification(mcp_session *s, const char *method, json_t *params,
-                              json_t *related)
+static void send_notification(mcp_session *s, const char *method, json_t *params, json_t *related)
 {
     send_json(s, json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method", method, "params", params),
               related);
@@ -198,8 +198,8 @@ static void log_to_client(void *ctx, log_level level, const char *logger, const 
     mcp_session *s = ctx;
     char *clean = utf8_sanitize(msg, strlen(msg), NULL);
     send_notification(s, "notifications/message",
-                      json_pack("{s:s, s:s, s:s}", "level", log_level_name(level), "logger",
-                                logger, "data", clean),
+                      json_pack("{s:s, s:s, s:s}", "level", log_level_name(level), "logger", logger,
+                                "data", clean),
                       NULL);
     free(clean);
 }
@@ -235,8 +235,8 @@ static void handle_initialize(mcp_session *s, json_t *id, json_t *params)
     json_t *caps = json_pack("{s:{s:b}, s:{}}", "tools", "listChanged", 0, "logging");
     json_t *info = json_pack("{s:s, s:s, s:s}", "name", "snowflake-mcp", "title",
                              "Snowflake MCP (read-only)", "version", SMCP_VERSION);
-    json_t *result = json_pack("{s:s, s:o, s:o}", "protocolVersion", version, "capabilities",
-                               caps, "serverInfo", info);
+    json_t *result = json_pack("{s:s, s:o, s:o}", "protocolVersion", version, "capabilities", caps,
+                               "serverInfo", info);
     if (s->srv->instructions)
         json_object_set_new(result, "instructions", json_string(s->srv->instructions));
     send_result(s, id, result);
@@ -253,8 +253,8 @@ static void call_progress(void *ctx, double progress, double total, const char *
     if (progress <= c->progress_sent && c->progress_sent > 0)
         return;
     c->progress_sent = progress > 0 ? progress : 0.0001;
-    json_t *params = json_pack("{s:O, s:f}", "progressToken", c->progress_token, "progress",
-                               c->progress_sent);
+    json_t *params =
+        json_pack("{s:O, s:f}", "progressToken", c->progress_token, "progress", c->progress_sent);
     if (total > 0)
         json_object_set_new(params, "total", json_real(total));
     if (message)
@@ -302,10 +302,8 @@ static void run_call(void *arg)
 {
     call *c = arg;
     mcp_session *s = c->s;
-    tools_call_env env = {.cancel = c->cancel,
-                          .tag = c->tag,
-                          .progress = call_progress,
-                          .progress_ctx = c};
+    tools_call_env env = {
+        .cancel = c->cancel, .tag = c->tag, .progress = call_progress, .progress_ctx = c};
     json_t *result = NULL;
     const char *message = NULL;
     int64_t t0 = clock_now_ns();
@@ -319,10 +317,10 @@ static void run_call(void *arg)
         else
             send_error(s, c->id, MCP_INVALID_PARAMS, "%s: %s", message, c->name);
     }
-    mcp_call_outcome outcome = !answer             ? MCP_CALL_CANCELLED
-                               : st != TOOLS_OK      ? MCP_CALL_PROTOCOL_ERROR
+    mcp_call_outcome outcome = !answer          ? MCP_CALL_CANCELLED
+                               : st != TOOLS_OK ? MCP_CALL_PROTOCOL_ERROR
                                : json_is_true(json_object_get(result, "isError")) ? MCP_CALL_ERROR
-                                                                               : MCP_CALL_OK;
+                                                                                  : MCP_CALL_OK;
     observe_call(s->srv, c->name, outcome, t0);
     json_decref(result);
     call_free(c);
@@ -362,8 +360,8 @@ static void handle_tools_call(mcp_session *s, json_t *id, json_t *params)
     c->name = xstrdup(name);
     c->args = json_is_object(args) ? json_deep_copy(args) : NULL;
     json_t *token = json_object_get(json_object_get(params, "_meta"), "progressToken");
-    c->progress_token = (json_is_string(token) || json_is_integer(token)) ? json_deep_copy(token)
-                                                                          : NULL;
+    c->progress_token =
+        (json_is_string(token) || json_is_integer(token)) ? json_deep_copy(token) : NULL;
     c->cancel = dbp_cancel_new();
     char *idtext = json_dumps(id, JSON_ENCODE_ANY | JSON_COMPACT);
     snprintf(c->tag, sizeof c->tag, "request %s", idtext ? idtext : "?");
@@ -373,8 +371,9 @@ static void handle_tools_call(mcp_session *s, json_t *id, json_t *params)
     if (id_in_flight(s, id)) {
         pthread_mutex_unlock(&s->mu);
         call_free(c);
-        send_error(s, id, MCP_INVALID_REQUEST, "Invalid Request: id is already in use by a "
-                                               "request in progress");
+        send_error(s, id, MCP_INVALID_REQUEST,
+                   "Invalid Request: id is already in use by a "
+                   "request in progress");
         return;
     }
     c->next = s->calls;
@@ -384,9 +383,9 @@ static void handle_tools_call(mcp_session *s, json_t *id, json_t *params)
 
     if (!workq_submit(s->srv->wq, run_call, c)) {
         call_finish(c);
-        json_t *busy = json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text",
-                                 "Busy: too many tool calls are queued; retry shortly.", "isError",
-                                 1);
+        json_t *busy =
+            json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text",
+                      "Busy: too many tool calls are queued; retry shortly.", "isError", 1);
         send_result(s, id, busy);
         observe_call(s->srv, c->name, MCP_CALL_ERROR, clock_now_ns());
         call_free(c);
@@ -422,8 +421,9 @@ static void dispatch_request(mcp_session *s, const char *method, json_t *id, jso
     else if (strcmp(method, "initialize") == 0)
         handle_initialize(s, id, params);
     else if (strcmp(method, "tools/list") == 0)
-        send_result(s, id, json_pack("{s:o}", "tools",
-                                     s->srv->tools ? tools_list(s->srv->tools) : json_array()));
+        send_result(
+            s, id,
+            json_pack("{s:o}", "tools", s->srv->tools ? tools_list(s->srv->tools) : json_array()));
     else if (strcmp(method, "tools/call") == 0)
         handle_tools_call(s, id, params);
     else if (strcmp(method, "logging/setLevel") == 0)
@@ -449,8 +449,7 @@ void mcp_session_handle(mcp_session *s, const char *msg, size_t len)
     json_error_t je;
     json_t *m = json_loadb(msg, len, JSON_DECODE_ANY, &je);
     if (!m) {
-        send_error(s, NULL, MCP_PARSE_ERROR, "Parse error: %s (at byte %d)", je.text,
-                   je.position);
+        send_error(s, NULL, MCP_PARSE_ERROR, "Parse error: %s (at byte %d)", je.text, je.position);
         return;
     }
     json_t *id = json_object_get(m, "id");

@@ -1212,6 +1212,8 @@ int http_serve(mcp_server *mcp, pool *p, const app_config *cfg, const http_optio
         hsrv_free(srv);
         return 2;
     }
+    /* Before the daemon's thread exists, so every call it accepts sees it. */
+    mcp_server_set_call_observer(mcp, on_call, srv->metrics);
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     srv->d = MHD_start_daemon(
@@ -1225,13 +1227,13 @@ int http_serve(mcp_server *mcp, pool *p, const app_config *cfg, const http_optio
                 "snowflake-mcp: cannot listen on %s port %d (in use, or not an address "
                 "of this machine?)\n",
                 host, port);
+        mcp_server_set_call_observer(mcp, NULL, NULL);
         hsrv_free(srv);
         return 2;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->d, MHD_DAEMON_INFO_BIND_PORT);
     int bound = info ? info->port : port;
     bool v6 = strchr(host, ':') != NULL;
-    mcp_server_set_call_observer(mcp, on_call, srv->metrics);
     log_msg(LOG_NOTICE, "http", "listening on http://%s%s%s:%d/mcp (%zu API key(s)%s)",
             v6 ? "[" : "", host, v6 ? "]" : "", bound, http_policy_key_count(srv->policy),
             !loopback && http_policy_key_count(srv->policy) == 0 ? ", INSECURE" : "");

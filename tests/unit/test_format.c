@@ -1,4 +1,5 @@
 /* Text tables and structured results. */
+#include "core/jsonx.h"
 #include "core/utf8.h"
 #include "tools/format.h"
 #include "testlib.h"
@@ -90,11 +91,33 @@ static void test_structured(void)
     db_result_free(r);
 }
 
+static void test_exact_short_reals(void)
+{
+    json_t *v = json_pack("[f, f, i]", 263.14, 0.1, 7);
+    char *text = jsonx_dumps(v, JSON_COMPACT);
+    CHECK_STR(text, "[263.14,0.1,7]");
+    free(text);
+    /* One value needs 17 digits: every value gets them, and all read back
+     * as the same doubles. */
+    json_array_append_new(v, json_real(0.1 + 0.2));
+    text = jsonx_dumps(v, JSON_COMPACT);
+    json_t *back = json_loads(text, 0, NULL);
+    CHECK(back != NULL);
+    for (size_t i = 0; back && i < 4; i++)
+        CHECK(json_number_value(json_array_get(back, i)) ==
+              json_number_value(json_array_get(v, i)));
+    CHECK_CONTAINS(text, "0.30000000000000004");
+    free(text);
+    json_decref(back);
+    json_decref(v);
+}
+
 int main(void)
 {
     TEST_RUN(test_markdown);
     TEST_RUN(test_cut_long_cells);
     TEST_RUN(test_summary_line);
     TEST_RUN(test_structured);
+    TEST_RUN(test_exact_short_reals);
     return test_summary();
 }

@@ -142,8 +142,10 @@ static void test_dsn_forms(void)
     CHECK(b && strcmp(b->driver->name, "postgres") == 0);
     CHECK(b && strstr(b->description, "hunter2") == NULL);
     db_backend_free(b);
+    /* snowflake:// goes to the Snowflake driver, which wants a user. */
+    unsetenv("SNOWFLAKE_USER");
     CHECK(db_backend_open("snowflake://acct", &err) == NULL);
-    CHECK_CONTAINS(err.msg, "Snowflake backend is not available");
+    CHECK_CONTAINS(err.msg, "SNOWFLAKE_USER");
     CHECK(db_backend_open("mysql://root:hunter2@127.0.0.1/x", &err) == NULL);
     CHECK(err.kind == ERR_INVALID);
     CHECK_CONTAINS(err.msg, "sqlite:///");
