@@ -32,9 +32,11 @@ typedef struct spec {
 #define OFF(field) offsetof(app_config, field)
 
 static const spec specs[] = {
-    {"SNOWFLAKE_MCP_DSN", "--dsn", K_STRING, OFF(dsn), 0, 0, 0, "(demo warehouse)",
+    {"SNOWFLAKE_MCP_DSN", "--dsn", K_STRING, OFF(dsn), 0, 0, 0,
+     "(Snowflake if SNOWFLAKE_ACCOUNT is set, else the demo warehouse)",
      "Backend: sqlite:///path/file.db, sqlite:///path/dir (one database per file), "
-     "postgres://user@host:port/db or key=value conninfo (PG* variables apply)"},
+     "postgres://user@host:port/db or key=value conninfo (PG* variables apply), "
+     "snowflake://user@account/db/schema; with none, SNOWFLAKE_ACCOUNT selects Snowflake"},
     {"SNOWFLAKE_DATABASE", "--database", K_STRING, OFF(database), 0, 0, 0, "(first database)",
      "Default database for tools called without one"},
     {"SNOWFLAKE_SCHEMA", "--schema", K_STRING, OFF(schema), 0, 0, 0, "PUBLIC",
