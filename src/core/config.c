@@ -49,20 +49,20 @@ static const spec specs[] = {
      "Connections kept open"},
     {"SNOWFLAKE_POOL_MAX_SIZE", NULL, K_INT, OFF(pool.max_size), 0, 1, 1000, "10",
      "Most connections open at once"},
-    {"SNOWFLAKE_POOL_CONNECTION_TIMEOUT", NULL, K_DURATION, OFF(pool.acquire_timeout_ms), MS_S,
-     1, 24 * MS_H, "30 (s)", "Longest wait for a free connection"},
+    {"SNOWFLAKE_POOL_CONNECTION_TIMEOUT", NULL, K_DURATION, OFF(pool.acquire_timeout_ms), MS_S, 1,
+     24 * MS_H, "30 (s)", "Longest wait for a free connection"},
     {"SNOWFLAKE_POOL_MAX_INACTIVE_MINUTES", NULL, K_DURATION, OFF(pool.max_idle_ms), MS_MIN, 1,
      INT64_MAX, "30 (min)", "Idle connections above the minimum are closed after this"},
-    {"SNOWFLAKE_POOL_HEALTH_CHECK_MINUTES", NULL, K_DURATION, OFF(pool.health_interval_ms),
-     MS_MIN, 10, INT64_MAX, "5 (min)", "How often idle connections are checked"},
+    {"SNOWFLAKE_POOL_HEALTH_CHECK_MINUTES", NULL, K_DURATION, OFF(pool.health_interval_ms), MS_MIN,
+     10, INT64_MAX, "5 (min)", "How often idle connections are checked"},
     {"SNOWFLAKE_POOL_RETRY_ATTEMPTS", NULL, K_INT, OFF(pool.retry_attempts), 0, 0, 100, "3",
      "Connect retries after a failure (exponential backoff with jitter)"},
     {"SNOWFLAKE_CONN_REFRESH_HOURS", NULL, K_DURATION, OFF(pool.max_lifetime_ms), MS_H, 1000,
      INT64_MAX, "8 (h)", "Connections are replaced after this (minus up to 2.5% jitter)"},
-    {"SNOWFLAKE_POOL_VALIDATE_AFTER_IDLE", NULL, K_DURATION, OFF(pool.validate_after_idle_ms),
-     MS_S, 0, INT64_MAX, "30 (s)", "A connection idle longer is pinged before it is lent"},
-    {"SNOWFLAKE_POOL_VALIDATION_TIMEOUT", NULL, K_DURATION, OFF(pool.validation_timeout_ms),
-     MS_S, 1, INT64_MAX, "5 (s)", "Deadline of one health check"},
+    {"SNOWFLAKE_POOL_VALIDATE_AFTER_IDLE", NULL, K_DURATION, OFF(pool.validate_after_idle_ms), MS_S,
+     0, INT64_MAX, "30 (s)", "A connection idle longer is pinged before it is lent"},
+    {"SNOWFLAKE_POOL_VALIDATION_TIMEOUT", NULL, K_DURATION, OFF(pool.validation_timeout_ms), MS_S,
+     1, INT64_MAX, "5 (s)", "Deadline of one health check"},
     {"SNOWFLAKE_POOL_CONNECT_TIMEOUT", NULL, K_DURATION, OFF(pool.connect_timeout_ms), MS_S, 1,
      INT64_MAX, "10 (s)", "Deadline of one connection attempt"},
     {"SNOWFLAKE_POOL_LEAK_THRESHOLD", NULL, K_DURATION, OFF(pool.leak_threshold_ms), MS_S, 0,
@@ -75,28 +75,28 @@ static const spec specs[] = {
      "Largest `limit` a tool call may ask for"},
     {"SNOWFLAKE_MCP_MAX_RESULT_BYTES", NULL, K_SIZE, OFF(max_result_bytes), 0, 1024,
      INT64_C(1) << 32, "4M", "Cell bytes kept per result; beyond it the result is truncated"},
-    {"SNOWFLAKE_MCP_QUERY_TIMEOUT", "--query-timeout", K_DURATION, OFF(query_timeout_ms), MS_S,
-     1, 24 * MS_H, "60 (s)", "Time limit of one tool call"},
+    {"SNOWFLAKE_MCP_QUERY_TIMEOUT", "--query-timeout", K_DURATION, OFF(query_timeout_ms), MS_S, 1,
+     24 * MS_H, "60 (s)", "Time limit of one tool call"},
     {"SNOWFLAKE_MCP_MAX_MESSAGE_BYTES", NULL, K_SIZE, OFF(max_message_bytes), 0, 1024,
      INT64_C(1) << 30, "4M", "Largest incoming JSON-RPC message"},
     {"SNOWFLAKE_MCP_MAX_CELL_CHARS", NULL, K_INT, OFF(max_cell_chars), 0, 8, 1000000, "200",
      "Text-table cells longer than this are cut (structured results keep the full value)"},
     {"SNOWFLAKE_MCP_HTTP_API_KEYS", NULL, K_STRING, OFF(http_api_keys), 0, 0, 0, "(none)",
      "HTTP: bearer keys accepted (comma or whitespace separated); required off loopback"},
-    {"SNOWFLAKE_MCP_HTTP_API_KEY_FILE", "--api-key-file", K_STRING, OFF(http_api_key_file), 0, 0,
-     0, "(none)", "HTTP: file of bearer keys, one per line (# comments allowed)"},
-    {"SNOWFLAKE_MCP_HTTP_ALLOWED_ORIGINS", "--allowed-origins", K_STRING,
-     OFF(http_allowed_origins), 0, 0, 0, "(loopback only)",
+    {"SNOWFLAKE_MCP_HTTP_API_KEY_FILE", "--api-key-file", K_STRING, OFF(http_api_key_file), 0, 0, 0,
+     "(none)", "HTTP: file of bearer keys, one per line (# comments allowed)"},
+    {"SNOWFLAKE_MCP_HTTP_ALLOWED_ORIGINS", "--allowed-origins", K_STRING, OFF(http_allowed_origins),
+     0, 0, 0, "(loopback only)",
      "HTTP: extra allowed Origin values, comma separated (http://host:* for any port)"},
-    {"SNOWFLAKE_MCP_HTTP_ALLOWED_HOSTS", "--allowed-hosts", K_STRING, OFF(http_allowed_hosts), 0,
-     0, 0, "(loopback and the bind address)",
+    {"SNOWFLAKE_MCP_HTTP_ALLOWED_HOSTS", "--allowed-hosts", K_STRING, OFF(http_allowed_hosts), 0, 0,
+     0, "(loopback and the bind address)",
      "HTTP: extra Host header names accepted (DNS-rebinding protection)"},
     {"SNOWFLAKE_MCP_HTTP_SESSION_IDLE_TIMEOUT", NULL, K_DURATION, OFF(http_session_idle_ms), MS_S,
      1000, INT64_MAX, "30 (min)", "HTTP: a session without requests or calls ends after this"},
-    {"SNOWFLAKE_MCP_HTTP_MAX_CALLS_PER_SESSION", NULL, K_INT, OFF(http_max_calls_per_session), 0,
-     1, 100000, "32", "HTTP: tool calls one session may have in flight (more: busy result)"},
-    {"SNOWFLAKE_MCP_HTTP_MAX_SESSIONS", NULL, K_INT, OFF(http_max_sessions), 0, 1, 1000000,
-     "1000", "HTTP: sessions open at once (more: 503)"},
+    {"SNOWFLAKE_MCP_HTTP_MAX_CALLS_PER_SESSION", NULL, K_INT, OFF(http_max_calls_per_session), 0, 1,
+     100000, "32", "HTTP: tool calls one session may have in flight (more: busy result)"},
+    {"SNOWFLAKE_MCP_HTTP_MAX_SESSIONS", NULL, K_INT, OFF(http_max_sessions), 0, 1, 1000000, "1000",
+     "HTTP: sessions open at once (more: 503)"},
     {"SNOWFLAKE_MCP_HTTP_MAX_CONNECTIONS", NULL, K_INT, OFF(http_max_connections), 0, 4, 100000,
      "512", "HTTP: client connections open at once"},
     {"SNOWFLAKE_MCP_HTTP_SHUTDOWN_GRACE", NULL, K_DURATION, OFF(http_shutdown_grace_ms), MS_S, 0,
@@ -232,7 +232,8 @@ static const char *kind_hint(const spec *s)
 {
     switch (s->kind) {
     case K_DURATION:
-        return s->unit_ms == MS_S     ? "a duration: seconds (e.g. 30) or with a unit: 500ms, 30s, 5m, 2h"
+        return s->unit_ms == MS_S
+                   ? "a duration: seconds (e.g. 30) or with a unit: 500ms, 30s, 5m, 2h"
                : s->unit_ms == MS_MIN ? "a duration: minutes (e.g. 30) or with a unit: 90s, 30m, 2h"
                                       : "a duration: hours (e.g. 8) or with a unit: 30m, 8h";
     case K_INT:
@@ -248,8 +249,7 @@ static const char *kind_hint(const spec *s)
 }
 
 /* Parses and stores one value; origin names where it came from. */
-static bool apply(app_config *cfg, const spec *s, const char *value, const char *origin,
-                  err_t *err)
+static bool apply(app_config *cfg, const spec *s, const char *value, const char *origin, err_t *err)
 {
     char *base = (char *)cfg;
     int64_t v = 0;
@@ -389,8 +389,7 @@ static const spec *find_flag(const char *flag, size_t len)
 }
 
 /* Finds --env-file/--no-env-file before anything else is read. */
-static bool scan_env_file_flags(int argc, char **argv, int start, const char **path,
-                                bool *disabled)
+static bool scan_env_file_flags(int argc, char **argv, int start, const char **path, bool *disabled)
 {
     for (int i = start; i < argc; i++) {
         if (strcmp(argv[i], "--no-env-file") == 0)

@@ -34,15 +34,15 @@ typedef struct app_config {
     int64_t max_message_bytes; /* one incoming JSON-RPC message */
     int max_cell_chars;        /* text table cells are cut past this */
     /* Streamable HTTP (serve --http) */
-    char *http_api_keys;                /* secret: keys separated by commas/whitespace */
-    char *http_api_key_file;            /* one key per line */
-    char *http_allowed_origins;         /* comma-separated, "scheme://host:*" allowed */
-    char *http_allowed_hosts;           /* comma-separated Host names besides loopback */
-    int64_t http_session_idle_ms;       /* an idle session ends after this */
-    int http_max_calls_per_session;     /* tool calls in flight per session */
-    int http_max_sessions;              /* sessions open at once */
-    int http_max_connections;           /* TCP connections at once */
-    int64_t http_shutdown_grace_ms;     /* SIGTERM waits this long for calls */
+    char *http_api_keys;            /* secret: keys separated by commas/whitespace */
+    char *http_api_key_file;        /* one key per line */
+    char *http_allowed_origins;     /* comma-separated, "scheme://host:*" allowed */
+    char *http_allowed_hosts;       /* comma-separated Host names besides loopback */
+    int64_t http_session_idle_ms;   /* an idle session ends after this */
+    int http_max_calls_per_session; /* tool calls in flight per session */
+    int http_max_sessions;          /* sessions open at once */
+    int http_max_connections;       /* TCP connections at once */
+    int64_t http_shutdown_grace_ms; /* SIGTERM waits this long for calls */
 } app_config;
 
 /* One setting, for --help and the README. */

@@ -48,10 +48,10 @@ enum {
 
 /* How a tools/call ended, for the call observer. */
 typedef enum mcp_call_outcome {
-    MCP_CALL_OK,             /* a result without isError */
-    MCP_CALL_ERROR,          /* a result with isError (including "busy") */
-    MCP_CALL_CANCELLED,      /* cancelled: no answer sent */
-    MCP_CALL_PROTOCOL_ERROR  /* answered with a JSON-RPC error */
+    MCP_CALL_OK,            /* a result without isError */
+    MCP_CALL_ERROR,         /* a result with isError (including "busy") */
+    MCP_CALL_CANCELLED,     /* cancelled: no answer sent */
+    MCP_CALL_PROTOCOL_ERROR /* answered with a JSON-RPC error */
 } mcp_call_outcome;
 
 /* Called once per tools/call that reached a worker or was refused as busy,

@@ -862,8 +862,7 @@ bool pool_acquire(pool *p, int64_t deadline_ns, const char *tag, unsigned flags,
         err_set(err, ERR_BUSY, "the connection pool shut down while waiting for a connection");
     } else if (w.connect_failed) {
         err_set(err, ERR_CONNECT, "cannot open a database connection (%d attempt%s): %s",
-                p->cfg.retry_attempts + 1, p->cfg.retry_attempts ? "s" : "",
-                p->last_connect_error);
+                p->cfg.retry_attempts + 1, p->cfg.retry_attempts ? "s" : "", p->last_connect_error);
     } else {
         pconn *batch = NULL;
         if (w.handed) /* handed over just as the deadline passed: put it back */
