@@ -8,7 +8,7 @@ what=${1:-build}
 
 build_pkgs=(gcc make cmake pkg-config libsqlite3-dev libpq-dev libcurl4-openssl-dev libssl-dev
             libjansson-dev libmicrohttpd-dev zlib1g-dev)
-test_pkgs=(postgresql clang libclang-rt-14-dev openssl sqlite3 curl jq)
+test_pkgs=(postgresql clang clang-format libclang-rt-14-dev openssl sqlite3 curl jq git)
 
 need=()
 case "$what" in
