@@ -394,10 +394,9 @@ static json_t *view_definition(tools_ctx *t, const tool_args *a, const tools_cal
 
 static json_t *t_describe_view(tools_ctx *t, const tool_args *a, const tools_call_env *env)
 {
+    /* Columns first: asking for a view's columns is what tells a table
+     * ("… is a table, not a view; use describe_table") from a missing name. */
     err_t e;
-    json_t *def = view_definition(t, a, env, &e);
-    if (!def)
-        return error_result(&e);
     db_call call;
     call_init(t, a, (size_t)t->cfg->max_rows, &call);
     db_catalog_req req = {.kind = DB_DESCRIBE,
@@ -407,8 +406,11 @@ static json_t *t_describe_view(tools_ctx *t, const tool_args *a, const tools_cal
                           .want_view = true};
     db_result *r = NULL;
     int64_t t0 = clock_now_ns();
-    if (!dbp_catalog(t->dbp, &call, env->cancel, env->tag, &req, &r, &e)) {
-        json_decref(def);
+    if (!dbp_catalog(t->dbp, &call, env->cancel, env->tag, &req, &r, &e))
+        return error_result(&e);
+    json_t *def = view_definition(t, a, env, &e);
+    if (!def) {
+        db_result_free(r);
         return error_result(&e);
     }
     double ms = elapsed_ms_since(t0);

@@ -982,6 +982,9 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 
 /* MHD's own messages; straight to stderr (see on_completed). */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
