@@ -87,8 +87,9 @@ struct pool {
     int monitor_validating; /* idle ones the monitor pings: back soon */
 
     bool shutting_down, shut_done, free_on_last_release, freeing;
-    bool topup_allowed;   /* min-size top-up on; off after a failed round */
-    bool last_connect_ok; /* for pool_healthy */
+    int64_t topup_after_ns; /* no min-size top-up before this (after failed rounds) */
+    int failed_rounds;      /* connect rounds failed in a row: spaces top-up retries */
+    bool last_connect_ok;   /* for pool_healthy */
     int64_t connect_pause_until_ns;
     uint64_t next_id;
 
@@ -363,7 +364,7 @@ static const char *connect_reason_locked(const pool *p, int64_t now)
     int soon = p->monitor_validating < plain ? p->monitor_validating : plain;
     if (p->nwait - connecting - soon > 0)
         return "waiters outnumber connects in flight";
-    if (p->topup_allowed && open_count(p) + connecting < p->cfg.min_size)
+    if (now >= p->topup_after_ns && open_count(p) + connecting < p->cfg.min_size)
         return "top-up to min_size";
     return NULL;
 }
@@ -441,7 +442,8 @@ static void connect_done_locked(pool *p, pconn *c, void *conn, pconn **batch)
     }
     p->created++;
     p->last_connect_ok = true;
-    p->topup_allowed = true;
+    p->topup_after_ns = 0;
+    p->failed_rounds = 0;
     if (p->shutting_down)
         retire_locked(p, c, POOL_CLOSE_SHUTDOWN, batch, "opened during shutdown");
     else
@@ -473,7 +475,14 @@ static void connect_failed_locked(pool *p, pconn *c)
     /* Space rounds out so a database that refuses at once is not hammered;
      * min-size top-up waits for the monitor's next tick. */
     p->connect_pause_until_ns = clock_now_ns() + ms_to_ns(p->cfg.retry_base_ms);
-    p->topup_allowed = false;
+    /* Without demand, top-up retries on its own, 1 s after the first failed
+     * round and doubling up to 30 s, so the pool (and /readyz) recovers
+     * when the database returns even if no call arrives meanwhile. */
+    int shift = p->failed_rounds < 5 ? p->failed_rounds : 5;
+    p->failed_rounds++;
+    p->topup_after_ns =
+        clock_now_ns() +
+        ms_to_ns((INT64_C(1000) << shift) < 30000 ? (INT64_C(1000) << shift) : 30000);
 }
 
 static void connect_one(pool *p, const char *reason)
@@ -516,7 +525,11 @@ static void *connector_main(void *arg)
             connect_one(p, reason);
             continue;
         }
+        /* Sleep until woken, or until a pause or top-up delay ends. */
         int64_t until = now < p->connect_pause_until_ns ? p->connect_pause_until_ns : 0;
+        if (now < p->topup_after_ns && open_count(p) < p->cfg.min_size &&
+            (until == 0 || p->topup_after_ns < until))
+            until = p->topup_after_ns;
         clock_cond_wait_until(&p->connect_cond, &p->mu, until);
     }
     pthread_mutex_unlock(&p->mu);
@@ -648,8 +661,34 @@ static void health_round_locked(pool *p)
     pconn *c;
     while (!p->shutting_down && (c = first_unchecked_idle_locked(p, tick)) != NULL)
         monitor_ping_locked(p, c);
-    p->topup_allowed = true;
     wake_connectors_if_needed_locked(p);
+}
+
+/* One debug line per health round: gauges, counters and the acquire-wait
+ * histogram, so a log shows how the pool has been doing. Called without
+ * the lock (it takes it to copy the stats, then writes). */
+static void log_state(pool *p)
+{
+    pool_stats st;
+    pool_get_stats(p, &st);
+    char hist[512];
+    size_t n = 0;
+    for (int i = 0; i < POOL_WAIT_BUCKETS && n < sizeof hist; i++) {
+        int w = i == POOL_WAIT_BUCKETS - 1
+                    ? snprintf(hist + n, sizeof hist - n, " +Inf:%llu",
+                               (unsigned long long)st.wait_bucket[i])
+                    : snprintf(hist + n, sizeof hist - n, " %g:%llu", pool_wait_bucket_ms[i],
+                               (unsigned long long)st.wait_bucket[i]);
+        n += w > 0 ? (size_t)w : 0;
+    }
+    log_debug(POOL_LOG,
+              "state: total %d, in use %d, idle %d, connecting %d, waiting %d; created %llu, "
+              "failed connects %llu, retries %llu, timeouts %llu, failed health checks %llu, "
+              "leaks %llu; acquire waits (count <= ms):%s",
+              st.total, st.in_use, st.idle, st.connecting, st.waiting,
+              (unsigned long long)st.created, (unsigned long long)st.failed_connects,
+              (unsigned long long)st.retries, (unsigned long long)st.timeouts,
+              (unsigned long long)st.failed_health_checks, (unsigned long long)st.leaks, hist);
 }
 
 static void *monitor_main(void *arg)
@@ -673,6 +712,9 @@ static void *monitor_main(void *arg)
         if (clock_now_ns() >= next_health) {
             health_round_locked(p);
             next_health = clock_now_ns() + health_ns;
+            pthread_mutex_unlock(&p->mu);
+            log_state(p);
+            pthread_mutex_lock(&p->mu);
         }
     }
     pthread_mutex_unlock(&p->mu);
@@ -712,7 +754,6 @@ pool *pool_create(const pool_config *cfg, const pool_ops *ops, void *ctx, err_t 
     p->ops = *ops;
     p->ctx = ctx;
     p->last_connect_ok = true;
-    p->topup_allowed = true;
     snprintf(p->last_connect_error, sizeof p->last_connect_error, "none");
     pthread_mutex_init(&p->mu, NULL);
     clock_cond_init(&p->connect_cond);

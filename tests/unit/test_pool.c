@@ -1111,10 +1111,34 @@ static void test_healthy_follows_connects(void)
     pthread_mutex_lock(&s.mu);
     s.connect_fail_all = false;
     pthread_mutex_unlock(&s.mu);
-    WAIT_FOR(stats(p).idle == 1); /* the monitor's next tick tops up again */
+    WAIT_FOR(stats(p).idle == 1); /* top-up retries after a failed round */
     CHECK(stats(p).idle == 1);
     CHECK(pool_healthy(p));
     CHECK(invariants_hold(p));
+    pool_destroy(p);
+    stub_free(&s);
+}
+
+/* After a failed round, top-up retries on its own (1 s later), not only at
+ * the monitor's next tick, so the pool recovers with no calls arriving. */
+static void test_recovers_without_demand(void)
+{
+    stub s;
+    stub_init(&s);
+    s.connect_fail_all = true;
+    pool_config c = quick_cfg();
+    c.min_size = 1;
+    c.health_interval_ms = 3600 * 1000; /* the monitor stays asleep */
+    pool *p = make_pool(&c, &s);
+    REQUIRE(p);
+    WAIT_FOR(!pool_healthy(p));
+    CHECK(!pool_healthy(p));
+    pthread_mutex_lock(&s.mu);
+    s.connect_fail_all = false;
+    pthread_mutex_unlock(&s.mu);
+    WAIT_FOR(stats(p).idle == 1);
+    CHECK(stats(p).idle == 1);
+    CHECK(pool_healthy(p));
     pool_destroy(p);
     stub_free(&s);
 }
@@ -1145,5 +1169,6 @@ int main(void)
     TEST_RUN(test_slow_close_holds_no_lock);
     TEST_RUN(test_wait_histogram);
     TEST_RUN(test_healthy_follows_connects);
+    TEST_RUN(test_recovers_without_demand);
     return test_summary();
 }
