@@ -60,6 +60,8 @@ typedef struct capture {
 static void capture_send(void *ctx, const char *json, size_t len, json_t *related)
 {
     capture *c = ctx;
+    if (!json)
+        return;
     json_t *m = json_loadb(json, len, 0, NULL);
     if (!m)
         return;

@@ -1,5 +1,7 @@
 #include "core/err.h"
 
+#include "core/utf8.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,10 +20,14 @@ void err_set(err_t *e, err_kind kind, const char *fmt, ...)
     if (!e)
         return;
     e->kind = kind;
+    /* Messages quote database text, which need not be valid UTF-8 and may
+     * be cut anywhere: what is kept is valid UTF-8, so it can go into JSON. */
+    char raw[sizeof e->msg * 2];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    vsnprintf(raw, sizeof raw, fmt, ap);
     va_end(ap);
+    utf8_copy(e->msg, sizeof e->msg, raw);
 }
 
 void err_prefix(err_t *e, const char *fmt, ...)
@@ -35,7 +41,9 @@ void err_prefix(err_t *e, const char *fmt, ...)
     va_end(ap);
     char old[sizeof e->msg];
     memcpy(old, e->msg, sizeof old);
-    snprintf(e->msg, sizeof e->msg, "%s: %s", head, old);
+    char raw[sizeof e->msg * 2];
+    snprintf(raw, sizeof raw, "%s: %s", head, old);
+    utf8_copy(e->msg, sizeof e->msg, raw);
 }
 
 const char *err_kind_name(err_kind kind)

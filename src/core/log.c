@@ -23,6 +23,14 @@ static pthread_mutex_t sinks_mu = PTHREAD_MUTEX_INITIALIZER;
 static sink sinks[LOG_MAX_SINKS];
 static atomic_int stderr_level = LOG_INFO;
 static atomic_int active_sinks;
+static _Thread_local const void *thread_context;
+
+const void *log_set_context(const void *ctx)
+{
+    const void *old = thread_context;
+    thread_context = ctx;
+    return old;
+}
 
 bool log_level_parse(const char *name, log_level *out)
 {
@@ -119,7 +127,7 @@ void log_msg(log_level level, const char *logger, const char *fmt, ...)
     pthread_mutex_lock(&sinks_mu);
     for (int i = 0; i < LOG_MAX_SINKS; i++) {
         if (sinks[i].used && level >= sinks[i].level)
-            sinks[i].fn(sinks[i].ctx, level, logger, msg);
+            sinks[i].fn(sinks[i].ctx, level, logger, msg, thread_context);
     }
     pthread_mutex_unlock(&sinks_mu);
 }

@@ -22,7 +22,10 @@ typedef enum log_level {
     LOG_EMERGENCY
 } log_level;
 
-typedef void (*log_sink_fn)(void *ctx, log_level level, const char *logger, const char *msg);
+/* origin: the log context of the thread that logged (log_set_context),
+ * so a sink can forward only what concerns its own client. */
+typedef void (*log_sink_fn)(void *ctx, log_level level, const char *logger, const char *msg,
+                            const void *origin);
 
 /* Parses an MCP level name ("debug" … "emergency"); false if unknown. */
 bool log_level_parse(const char *name, log_level *out);
@@ -35,6 +38,11 @@ log_level log_stderr_level(void);
 int log_sink_add(log_sink_fn fn, void *ctx, log_level level);
 void log_sink_set_level(int id, log_level level);
 void log_sink_remove(int id);
+
+/* Tags what this thread logs from now on with ctx (NULL: nobody's, e.g.
+ * start-up or the pool's own housekeeping). Returns the previous tag, to
+ * restore when the work for ctx ends. */
+const void *log_set_context(const void *ctx);
 
 void log_msg(log_level level, const char *logger, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -70,3 +70,22 @@ char *utf8_sanitize(const char *s, size_t n, size_t *out_len)
         *out_len = sb.len;
     return sb_detach(&sb);
 }
+
+size_t utf8_copy(char *dst, size_t cap, const char *src)
+{
+    static const char replacement[] = "\xEF\xBF\xBD";
+    const unsigned char *p = (const unsigned char *)src;
+    size_t n = strlen(src), out = 0;
+    for (size_t i = 0; i < n;) {
+        size_t len = utf8_seq_len(p + i, n - i);
+        const char *piece = len ? src + i : replacement;
+        size_t plen = len ? len : 3;
+        if (out + plen + 1 > cap)
+            break;
+        memcpy(dst + out, piece, plen);
+        out += plen;
+        i += len ? len : 1;
+    }
+    dst[out] = '\0';
+    return out;
+}

@@ -13,5 +13,9 @@
 size_t utf8_seq_len(const unsigned char *s, size_t n);
 bool utf8_valid(const char *s, size_t n);
 char *utf8_sanitize(const char *s, size_t n, size_t *out_len);
+/* Copies the NUL-terminated src into dst (cap bytes, cap >= 1) as valid
+ * UTF-8: invalid sequences become U+FFFD and the copy is cut only between
+ * characters. Returns the bytes written, without the NUL. */
+size_t utf8_copy(char *dst, size_t cap, const char *src);
 
 #endif

@@ -8,7 +8,9 @@
  * Threading: one connection is used by one thread at a time, except
  * cancel(), which another thread may call at any time while execute() or
  * catalog() runs on that connection; it must be async-safe with respect to
- * that call and a no-op when nothing runs.
+ * that call and a no-op when nothing runs. It must not block (no network
+ * I/O): it only signals the thread running the statement, which does the
+ * server-side cancel itself.
  *
  * Errors: every fallible call fills err. ERR_CONN_LOST means the connection
  * is unusable and must be closed, never reused; err->never_ran additionally

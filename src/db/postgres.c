@@ -1118,11 +1118,14 @@ static void pg_close(db_conn *c)
     free(c);
 }
 
+/* Nothing to do here: the running call sees its cancel flag within
+ * CANCEL_RECHECK_MS (pg_wait) and sends the server cancel from its own
+ * thread. PQcancel here would block the caller (a transport thread) for a
+ * TCP connect timeout when the server is unreachable, which is exactly
+ * when users cancel. */
 static void pg_cancel(db_conn *c)
 {
-    char buf[256];
-    if (c && c->cancel && !PQcancel(c->cancel, buf, sizeof buf))
-        log_debug("postgres", "cancel request failed: %s", buf);
+    (void)c;
 }
 
 static bool pg_ping(db_conn *c, int64_t deadline_ns, err_t *err)

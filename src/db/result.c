@@ -1,5 +1,8 @@
 #include "db/result.h"
 
+#include <string.h>
+
+#include "core/utf8.h"
 #include "core/xalloc.h"
 
 db_result *db_result_new(void)
@@ -25,8 +28,11 @@ void db_result_free(db_result *r)
 void db_result_add_column(db_result *r, const char *name, const char *type, int nullable)
 {
     r->cols = xrealloc(r->cols, (r->ncols + 1) * sizeof *r->cols);
-    r->cols[r->ncols].name = xstrdup(name ? name : "");
-    r->cols[r->ncols].type = xstrdup(type ? type : "");
+    /* Column names come from the database: keep them valid UTF-8 for JSON. */
+    name = name ? name : "";
+    type = type ? type : "";
+    r->cols[r->ncols].name = utf8_sanitize(name, strlen(name), NULL);
+    r->cols[r->ncols].type = utf8_sanitize(type, strlen(type), NULL);
     r->cols[r->ncols].nullable = nullable;
     r->ncols++;
 }

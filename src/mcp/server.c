@@ -22,7 +22,8 @@ struct mcp_server {
     const app_config *cfg;
     workq *wq;
     char *instructions;
-    mcp_call_observer observer; /* may be NULL */
+    mcp_call_observer observer;
+    bool private_logs; /* sessions get only their own log lines */ /* may be NULL */
     void *observer_ctx;
 };
 
@@ -87,6 +88,11 @@ void mcp_server_set_call_observer(mcp_server *srv, mcp_call_observer fn, void *c
     srv->observer_ctx = ctx;
 }
 
+void mcp_server_set_private_logs(mcp_server *srv, bool private_logs)
+{
+    srv->private_logs = private_logs;
+}
+
 static void observe_call(mcp_server *srv, const char *tool, mcp_call_outcome outcome, int64_t t0)
 {
     if (srv->observer)
@@ -108,13 +114,24 @@ static void send_json(mcp_session *s, json_t *msg, json_t *related)
     free(text);
 }
 
-static void send_result(mcp_session *s, json_t *id, json_t *result)
-{
-    send_json(s, json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id, "result", result), id);
-}
-
 static void send_error(mcp_session *s, json_t *id, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+
+/* Every request gets an answer: a result that cannot be encoded becomes an
+ * internal error rather than silence. */
+static void send_result(mcp_session *s, json_t *id, json_t *result)
+{
+    json_t *msg = json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id, "result", result);
+    char *text = msg ? jsonx_dumps(msg, JSON_COMPACT) : NULL;
+    json_decref(msg);
+    if (!text) {
+        log_error("mcp", "a result could not be encoded as JSON; answering with an error");
+        send_error(s, id, MCP_INTERNAL_ERROR, "Internal error: the result could not be encoded");
+        return;
+    }
+    s->send(s->send_ctx, text, strlen(text), id);
+    free(text);
+}
 
 static void send_error(mcp_session *s, json_t *id, int code, const char *fmt, ...)
 {
@@ -193,9 +210,14 @@ void mcp_session_free(mcp_session *s)
 
 /* ---- logging notifications -------------------------------------------- */
 
-static void log_to_client(void *ctx, log_level level, const char *logger, const char *msg)
+static void log_to_client(void *ctx, log_level level, const char *logger, const char *msg,
+                          const void *origin)
 {
     mcp_session *s = ctx;
+    /* A client sees what its own requests logged; lines of nobody's
+     * (start-up, pool housekeeping) only where it is the only client. */
+    if (origin != s && (origin != NULL || s->srv->private_logs))
+        return;
     char *clean = utf8_sanitize(msg, strlen(msg), NULL);
     send_notification(s, "notifications/message",
                       json_pack("{s:s, s:s, s:s}", "level", log_level_name(level), "logger", logger,
@@ -302,6 +324,7 @@ static void run_call(void *arg)
 {
     call *c = arg;
     mcp_session *s = c->s;
+    const void *outer = log_set_context(s);
     tools_call_env env = {
         .cancel = c->cancel, .tag = c->tag, .progress = call_progress, .progress_ctx = c};
     json_t *result = NULL;
@@ -311,12 +334,14 @@ static void run_call(void *arg)
     bool answer = call_finish(c);
     log_debug("mcp", "%s: tools/call %s finished in %.1f ms%s", c->tag, c->name,
               (double)(clock_now_ns() - t0) / 1e6, answer ? "" : " (cancelled: no answer)");
-    if (answer) {
-        if (st == TOOLS_OK)
-            send_result(s, c->id, json_incref(result));
-        else
-            send_error(s, c->id, MCP_INVALID_PARAMS, "%s: %s", message, c->name);
-    }
+    if (!answer)
+        s->send(s->send_ctx, NULL, 0, c->id); /* ended unanswered: see mcp_send_fn */
+    else if (st != TOOLS_OK)
+        send_error(s, c->id, MCP_INVALID_PARAMS, "%s: %s", message, c->name);
+    else if (!result)
+        send_error(s, c->id, MCP_INTERNAL_ERROR, "Internal error: the tool built no result");
+    else
+        send_result(s, c->id, json_incref(result));
     mcp_call_outcome outcome = !answer          ? MCP_CALL_CANCELLED
                                : st != TOOLS_OK ? MCP_CALL_PROTOCOL_ERROR
                                : json_is_true(json_object_get(result, "isError")) ? MCP_CALL_ERROR
@@ -324,6 +349,7 @@ static void run_call(void *arg)
     observe_call(s->srv, c->name, outcome, t0);
     json_decref(result);
     call_free(c);
+    log_set_context(outer);
     call_done(s);
 }
 
@@ -444,7 +470,16 @@ static bool valid_id(json_t *id)
     return json_is_string(id) || json_is_integer(id);
 }
 
+static void handle_message(mcp_session *s, const char *msg, size_t len);
+
 void mcp_session_handle(mcp_session *s, const char *msg, size_t len)
+{
+    const void *outer = log_set_context(s);
+    handle_message(s, msg, len);
+    log_set_context(outer);
+}
+
+static void handle_message(mcp_session *s, const char *msg, size_t len)
 {
     json_error_t je;
     json_t *m = json_loadb(msg, len, JSON_DECODE_ANY, &je);

@@ -34,7 +34,9 @@ typedef struct mcp_session mcp_session;
 /* related: the id of the request this message answers or belongs to (a
  * progress notification of a call), NULL for messages of the session as a
  * whole (log notifications). Borrowed for the call. HTTP uses it to pick
- * the stream a message travels on; stdio ignores it. */
+ * the stream a message travels on; stdio ignores it. json NULL (len 0)
+ * says that request `related` ended without an answer (it was cancelled):
+ * a transport holding a stream open for it may close it. */
 typedef void (*mcp_send_fn)(void *ctx, const char *json, size_t len, json_t *related);
 
 /* JSON-RPC error codes MCP uses. */
@@ -71,6 +73,12 @@ void mcp_server_set_call_observer(mcp_server *srv, mcp_call_observer fn, void *c
 
 /* True if version is one this server speaks. */
 bool mcp_version_supported(const char *version);
+
+/* With private logs, a session that set a log level receives only the
+ * lines logged while serving its own requests; without (the default, for
+ * a single stdio client), also the lines of nobody's (pool, start-up).
+ * Set before sessions exist. */
+void mcp_server_set_private_logs(mcp_server *srv, bool private_logs);
 
 mcp_session *mcp_session_new(mcp_server *srv, mcp_send_fn send, void *send_ctx);
 /* Handles one message (the bytes of one JSON text). */

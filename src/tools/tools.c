@@ -6,6 +6,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/strbuf.h"
+#include "core/utf8.h"
 #include "core/xalloc.h"
 #include "sql/guard.h"
 #include "tools/format.h"
@@ -215,8 +216,13 @@ json_t *tools_list(tools_ctx *t)
 
 static json_t *text_result(const char *text, bool is_error)
 {
-    return json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text", text, "isError",
-                     is_error);
+    /* Text quotes database values and names: it must be valid UTF-8 for
+     * json_pack, which would otherwise return NULL and lose the answer. */
+    char *clean = utf8_sanitize(text, strlen(text), NULL);
+    json_t *r = json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text", clean,
+                          "isError", is_error);
+    free(clean);
+    return r;
 }
 
 static const char *error_heading(err_kind kind)

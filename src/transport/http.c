@@ -188,8 +188,26 @@ static void stream_wake(stream *st)
     }
 }
 
+/* A GET stream whose client stopped reading would otherwise grow without
+ * bound with every notification: past this backlog it is ended, and the
+ * client may open another. POST streams end with their answer anyway. */
+#define STREAM_BACKLOG_MAX (1u << 20)
+
+/* Under s->mu. False when the stream cannot take more (ended instead). */
+static bool stream_has_room(stream *st, size_t more)
+{
+    if (st->finished)
+        return false;
+    if (st->id || st->buf.len - st->off + more <= STREAM_BACKLOG_MAX)
+        return true;
+    st->finished = true;
+    return false;
+}
+
 static void stream_append_event(stream *st, const char *json, size_t len)
 {
+    if (!stream_has_room(st, len + 24))
+        return;
     sb_puts(&st->buf, "event: message\ndata: ");
     sb_append(&st->buf, json, len);
     sb_puts(&st->buf, "\n\n");
@@ -326,7 +344,11 @@ static void on_send(void *ctx, const char *json, size_t len, json_t *related)
 {
     hsess *s = ctx;
     bool is_response = false;
-    if (related) {
+    if (!json) {
+        /* The request ended without an answer (cancelled): its POST stream
+         * closes instead of waiting forever for a response. */
+        is_response = true;
+    } else if (related) {
         json_t *m = json_loadb(json, len, 0, NULL);
         is_response = m && !json_object_get(m, "method");
         json_decref(m);
@@ -335,16 +357,16 @@ static void on_send(void *ctx, const char *json, size_t len, json_t *related)
     pthread_mutex_lock(&s->mu);
     stream *st = related ? find_post(s, related) : NULL;
     if (st && (st->sse || is_response)) {
-        if (st->sse)
+        if (json && st->sse)
             stream_append_event(st, json, len);
-        else
+        else if (json)
             sb_append(&st->buf, json, len);
         if (is_response) {
             st->finished = true;
             answered = true;
         }
         stream_wake(st);
-    } else if (!is_response) {
+    } else if (!is_response && json) {
         stream *g = session_wide_stream(s);
         if (g) {
             stream_append_event(g, json, len);
@@ -1011,7 +1033,8 @@ static void keepalive_all(hsrv *srv)
             pthread_mutex_lock(&s->mu);
             for (stream *st = s->streams; st; st = st->next) {
                 if (!st->id && !st->finished) {
-                    sb_puts(&st->buf, ": keep-alive\n\n");
+                    if (stream_has_room(st, 16))
+                        sb_puts(&st->buf, ": keep-alive\n\n");
                     stream_wake(st);
                 }
             }
@@ -1215,8 +1238,10 @@ int http_serve(mcp_server *mcp, pool *p, const app_config *cfg, const http_optio
         hsrv_free(srv);
         return 2;
     }
-    /* Before the daemon's thread exists, so every call it accepts sees it. */
+    /* Before the daemon's thread exists, so every call it accepts sees it.
+     * Many clients share this server: each sees only its own log lines. */
     mcp_server_set_call_observer(mcp, on_call, srv->metrics);
+    mcp_server_set_private_logs(mcp, true);
     unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG | (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     srv->d = MHD_start_daemon(

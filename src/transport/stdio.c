@@ -28,6 +28,8 @@ typedef struct reader {
 static void write_line(void *ctx, const char *json, size_t len, json_t *related)
 {
     out_stream *o = ctx;
+    if (!json)
+        return; /* a request ended unanswered: nothing to write */
     pthread_mutex_lock(&o->mu);
     struct iovec iov[2] = {{(void *)json, len}, {"\n", 1}};
     while (!o->broken && (iov[0].iov_len > 0 || iov[1].iov_len > 0)) {

@@ -233,6 +233,27 @@ test('busy: the per-session call cap answers a retryable tool error', async () =
     }
 });
 
+test('a cancelled call ends its POST, and its id can be used again', async () => {
+    const d = await startDaemon({ bin: BIN });
+    try {
+        const h = await session(d.base);
+        const pending = slowCall(d.base, h, 5);
+        await new Promise((r) => setTimeout(r, 300));
+        const c = await post(d.base, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 5, reason: 'test' } }, h);
+        assert.equal(c.status, 202);
+        const t0 = performance.now();
+        const ended = await pending; // before the fix this never completed
+        assert.equal(ended.status, 200);
+        assert.ok(!/"result"/.test(ended.text), `no answer for a cancelled request: ${ended.text}`);
+        assert.ok(performance.now() - t0 < 5000 * SLOWDOWN, 'the POST ended promptly after the cancel');
+        const again = await post(d.base, { jsonrpc: '2.0', id: 5, method: 'ping' }, h);
+        assert.equal(again.status, 200, again.text);
+        assert.deepEqual(again.json.result, {});
+    } finally {
+        assert.equal((await d.stop()).code, 0);
+    }
+});
+
 test('idle sessions expire', async () => {
     const d = await startDaemon({ bin: BIN, env: { SNOWFLAKE_MCP_HTTP_SESSION_IDLE_TIMEOUT: '1s' } });
     try {

@@ -62,6 +62,20 @@ describe('raw JSON-RPC over stdio', () => {
         });
     });
 
+    test('an error quoting long non-ASCII text is still answered, as valid UTF-8', async () => {
+        // The engine's message is cut to a bounded size; the cut must fall
+        // between characters, or the answer could not be encoded at all.
+        await withRaw({}, async (raw) => {
+            await raw.handshake();
+            const name = '日本'.repeat(400);
+            const id = raw.request('tools/call', { name: 'execute_query', arguments: { query: `SELECT * FROM ${name}` } });
+            const r = await raw.response(id);
+            assert.equal(r.result.isError, true);
+            assert.match(r.result.content[0].text, /no such table/);
+            assert.doesNotMatch(r.result.content[0].text, /\uFFFD/, 'cut between characters, not inside one');
+        });
+    });
+
     test('an unknown method gets -32601 with its id', async () => {
         await withRaw({}, async (raw) => {
             await raw.handshake();

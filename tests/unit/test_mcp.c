@@ -14,6 +14,8 @@ typedef struct outbox {
 static void collect(void *ctx, const char *json, size_t len, json_t *related)
 {
     outbox *o = ctx;
+    if (!json)
+        return; /* a cancelled call ended unanswered */
     json_error_t e;
     json_t *m = json_loadb(json, len, 0, &e);
     test_check(m != NULL, "outgoing message is valid JSON", __FILE__, __LINE__);
@@ -162,6 +164,45 @@ static void test_logging_set_level(void)
     teardown();
 }
 
+/* What a log sink receives depends on whose work logged it. */
+static void test_private_logs(void)
+{
+    setup();
+    outbox other_box;
+    pthread_mutex_init(&other_box.mu, NULL);
+    other_box.msgs = json_array();
+    mcp_session *other = mcp_session_new(srv, collect, &other_box);
+    log_set_stderr_level(LOG_EMERGENCY);
+    CHECK(exchange("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"logging/setLevel\","
+                   "\"params\":{\"level\":\"info\"}}") != NULL);
+    size_t before = json_array_size(box.msgs);
+
+    /* Shared (stdio): the client also sees lines of nobody's. */
+    log_info("test", "housekeeping");
+    CHECK(json_array_size(box.msgs) == before + 1);
+
+    /* Private (HTTP): only its own requests' lines. */
+    mcp_server_set_private_logs(srv, true);
+    log_info("test", "housekeeping again");
+    CHECK(json_array_size(box.msgs) == before + 1);
+    const void *outer = log_set_context(other);
+    log_info("test", "another client's query");
+    log_set_context(sess);
+    log_info("test", "my own query");
+    log_set_context(outer);
+    CHECK(json_array_size(box.msgs) == before + 2);
+    json_t *p = json_object_get(json_array_get(box.msgs, before + 1), "params");
+    CHECK_STR(json_string_value(json_object_get(p, "data")), "my own query");
+    CHECK(json_array_size(other_box.msgs) == 0); /* it set no level */
+
+    log_set_stderr_level(LOG_INFO);
+    mcp_session_close(other, true);
+    mcp_session_free(other);
+    json_decref(other_box.msgs);
+    pthread_mutex_destroy(&other_box.mu);
+    teardown();
+}
+
 static void test_tools_call_malformed(void)
 {
     setup();
@@ -180,6 +221,7 @@ int main(void)
     TEST_RUN(test_method_not_found_and_notifications);
     TEST_RUN(test_initialize_negotiates);
     TEST_RUN(test_logging_set_level);
+    TEST_RUN(test_private_logs);
     TEST_RUN(test_tools_call_malformed);
     return test_summary();
 }

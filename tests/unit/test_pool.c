@@ -892,7 +892,8 @@ typedef struct captured {
     int warnings;
 } captured;
 
-static void capture_sink(void *ctx, log_level level, const char *logger, const char *msg)
+static void capture_sink(void *ctx, log_level level, const char *logger, const char *msg,
+                         const void *origin)
 {
     captured *cap = ctx;
     pthread_mutex_lock(&cap->mu);
