@@ -325,10 +325,15 @@ static char *trim(char *s)
 bool config_apply_dotenv(const char *text, const char *origin, err_t *err)
 {
     char *copy = xstrdup(text);
-    char *save = NULL;
+    char *rest = copy;
     int lineno = 0;
     bool ok = true;
-    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+    /* Line by line, blank ones included, so errors name the right line. */
+    for (char *line = rest; line; line = rest) {
+        char *nl = strchr(line, '\n');
+        rest = nl ? nl + 1 : NULL;
+        if (nl)
+            *nl = '\0';
         lineno++;
         char *l = trim(line);
         if (*l == '\0' || *l == '#')

@@ -48,6 +48,9 @@ static void test_dotenv(void)
     CHECK_STR(getenv("SMCP_T_KEEP"), "from-env");
     CHECK(!config_apply_dotenv("SMCP_T_A=1\nthis line is wrong\n", "bad.env", &e));
     CHECK_CONTAINS(e.msg, "bad.env line 2");
+    /* blank lines count */
+    CHECK(!config_apply_dotenv("SMCP_T_A=1\n\n\nwrong\n", "bad.env", &e));
+    CHECK_CONTAINS(e.msg, "bad.env line 4");
 }
 
 static void test_load_errors(void)

@@ -58,6 +58,10 @@ static void test_fixed(void)
     json_decref(v);
     CHECK(is_str("fixed", 2, "12345678901234.56", "12345678901234.56"));
     CHECK(is_str("fixed", 10, "0.1234567890123456", "0.1234567890123456"));
+    /* malformed decimals are kept as sent, never half-read (found by fuzzing) */
+    CHECK(is_str("fixed", 2, "12341.5.50", "12341.5.50"));
+    CHECK(is_str("fixed", 2, "-", "-"));
+    CHECK(is_str("fixed", 2, ".", "."));
 }
 
 static void test_real(void)

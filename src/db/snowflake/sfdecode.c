@@ -130,20 +130,25 @@ static json_t *decode_fixed(const char *s, int scale)
         long long v = strtoll(s, &end, 10);
         if (errno == 0 && end != s && *end == '\0')
             return json_integer((json_int_t)v);
-        return json_string(s);
+        return NULL; /* kept as the server sent it */
     }
-    int digits = 0;
+    /* [+-]digits[.digits], with at least one digit: anything else is kept
+     * as the server's text rather than half-read by strtod. */
+    int digits = 0, any_digit = 0, dots = 0;
     bool leading = true, valid = *s != '\0';
     for (const char *p = s; *p; p++) {
         if (isdigit((unsigned char)*p)) {
             leading = leading && *p == '0';
             digits += !leading;
-        } else if (!(*p == '.' || ((*p == '-' || *p == '+') && p == s))) {
+            any_digit = 1;
+        } else if (*p == '.') {
+            dots++;
+        } else if (!((*p == '-' || *p == '+') && p == s)) {
             valid = false;
         }
     }
-    if (!valid || digits > EXACT_DIGITS)
-        return json_string(s);
+    if (!valid || !any_digit || dots > 1 || digits > EXACT_DIGITS)
+        return NULL;
     return json_real(strtod(s, NULL));
 }
 
@@ -152,7 +157,7 @@ static json_t *decode_real(const char *s)
     char *end = NULL;
     double d = strtod(s, &end);
     if (end == s || *end != '\0' || !isfinite(d))
-        return json_string(s);
+        return NULL; /* kept as the server sent it */
     return json_real(d);
 }
 
@@ -162,7 +167,7 @@ static json_t *decode_boolean(const char *s)
         return json_true();
     if (strcasecmp(s, "false") == 0 || strcmp(s, "0") == 0)
         return json_false();
-    return json_string(s);
+    return NULL; /* kept as the server sent it */
 }
 
 /* ---- dates and times --------------------------------------------------- */
@@ -271,7 +276,7 @@ static json_t *decode_date(const char *s)
     errno = 0;
     long long days = strtoll(s, &end, 10);
     if (errno || end == s || *end || days > 1000000000LL || days < -1000000000LL)
-        return json_string(s);
+        return NULL; /* kept as the server sent it */
     strbuf sb;
     sb_init(&sb);
     put_date(&sb, days);
@@ -285,7 +290,7 @@ static json_t *decode_time(const char *s)
     int64_t sec, nanos;
     /* Seconds of a day have at most 5 digits: 6 or more are nanoseconds. */
     if (!parse_epoch(s, strlen(s), 6, &sec, &nanos) || sec < 0 || sec >= S_PER_DAY)
-        return json_string(s);
+        return NULL; /* kept as the server sent it */
     strbuf sb;
     sb_init(&sb);
     put_time_of_day(&sb, sec, nanos);
@@ -311,13 +316,13 @@ static json_t *decode_timestamp(const char *s, sfd_type t)
         char *end = NULL;
         long enc = sp ? strtol(sp + 1, &end, 10) : -1;
         if (!sp || !end || *end || enc < 0 || enc > 2880)
-            return json_string(s);
+            return NULL; /* kept as the server sent it */
         offset_min = (int)enc - 1440;
         n = (size_t)(sp - s);
     }
     int64_t sec, nanos;
     if (!parse_epoch(s, n, NANOS_FORM_DIGITS, &sec, &nanos))
-        return json_string(s);
+        return NULL; /* kept as the server sent it */
     strbuf sb;
     sb_init(&sb);
     put_timestamp(&sb, sec + (int64_t)offset_min * 60, nanos);
@@ -336,7 +341,7 @@ static json_t *decode_json(const char *s)
 {
     json_error_t je;
     json_t *v = json_loads(s, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
-    return v ? v : json_string(s);
+    return v; /* NULL: kept as the server sent it */
 }
 
 json_t *sfdecode_value(const sfd_col *c, const json_t *cell, size_t *bytes)
@@ -348,6 +353,10 @@ json_t *sfdecode_value(const sfd_col *c, const json_t *cell, size_t *bytes)
     const char *s = json_string_value(cell);
     size_t len = json_string_length(cell);
     *bytes += len;
+    /* A NUL inside the text: the decoders would read only what precedes
+     * it, so the value is passed through as the server sent it. */
+    if (strlen(s) != len)
+        return json_incref((json_t *)cell);
     json_t *v = NULL;
     switch (c->type) {
     case SFD_FIXED:
