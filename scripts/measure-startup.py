@@ -26,7 +26,8 @@ def main():
     binary = sys.argv[1]
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 20
     quiet = ["--log-level", "warning"]
-    subprocess.run([binary, *quiet, "check"], stdout=subprocess.DEVNULL, check=True)
+    subprocess.run([binary, *quiet, "check"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                   check=True)
     times, rss = [], []
     for _ in range(runs):
         t0 = time.perf_counter()
