@@ -4,12 +4,7 @@
 # C unit tests of the header checks: every tests/http/test_*.c.
 file(GLOB SMCP_HTTP_UNIT_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/http/test_*.c)
 foreach(src ${SMCP_HTTP_UNIT_TESTS})
-  get_filename_component(name ${src} NAME_WE)
-  add_executable(${name} ${src} ${CMAKE_SOURCE_DIR}/tests/unit/testlib.c)
-  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
-  target_compile_options(${name} PRIVATE ${SMCP_WARNINGS})
-  target_link_libraries(${name} PRIVATE smcp)
-  add_test(NAME ${name} COMMAND ${name})
+  smcp_add_c_test(${src} name)
   set_tests_properties(${name} PROPERTIES TIMEOUT 120 LABELS "unit;http")
 endforeach()
 

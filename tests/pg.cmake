@@ -16,12 +16,7 @@ set_tests_properties(pg_cluster_stop PROPERTIES FIXTURES_CLEANUP pg_cluster TIME
 
 file(GLOB SMCP_PG_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/pg/test_*.c)
 foreach(src ${SMCP_PG_TESTS})
-  get_filename_component(name ${src} NAME_WE)
-  add_executable(${name} ${src} ${CMAKE_SOURCE_DIR}/tests/unit/testlib.c)
-  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
-  target_compile_options(${name} PRIVATE ${SMCP_WARNINGS})
-  target_link_libraries(${name} PRIVATE smcp)
-  add_test(NAME ${name} COMMAND ${name})
+  smcp_add_c_test(${src} name)
   set(labels pg)
   if(name MATCHES "pool|concurrent|fault")
     set(labels "pg;concurrent")
