@@ -14,39 +14,16 @@
 #include "core/clock.h"
 #include "core/strbuf.h"
 #include "db/postgres.h"
+#include "pgtest.h"
 #include "testlib.h"
 
 static char dsn[512];
 static char admin_conninfo[1024];
 static db_backend *be;
 
-static void read_file(const char *dir, const char *name, char *out, size_t n)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "cannot read %s: is the test cluster running (tests/pg/cluster.sh)?\n",
-                path);
-        exit(1);
-    }
-    if (!fgets(out, (int)n, f))
-        out[0] = '\0';
-    fclose(f);
-    out[strcspn(out, "\n")] = '\0';
-}
-
 static void setup(void)
 {
-    const char *state = getenv("SMCP_PG_STATE");
-    if (!state)
-        state = "/tmp/smcp-pg-state";
-    char sock[512], port[32];
-    read_file(state, "dsn", dsn, sizeof dsn);
-    read_file(state, "sock", sock, sizeof sock);
-    read_file(state, "port", port, sizeof port);
-    snprintf(admin_conninfo, sizeof admin_conninfo, "host=%s port=%s user=postgres dbname=smcptest",
-             sock, port);
+    pgtest_locate(dsn, sizeof dsn, admin_conninfo, sizeof admin_conninfo);
 }
 
 /* Runs sql in a fresh superuser session; returns the first cell (caller
