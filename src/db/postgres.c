@@ -11,46 +11,9 @@
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "core/utf8.h"
 #include "core/xalloc.h"
+#include "db/pgvalue.h"
 #include "sql/quote.h"
-
-/* Type OIDs are fixed in PostgreSQL's catalog (pg_type.dat); the client
- * headers do not carry them. */
-enum {
-    OID_BOOL = 16,
-    OID_BYTEA = 17,
-    OID_NAME = 19,
-    OID_INT8 = 20,
-    OID_INT2 = 21,
-    OID_INT4 = 23,
-    OID_TEXT = 25,
-    OID_OID = 26,
-    OID_JSON = 114,
-    OID_FLOAT4 = 700,
-    OID_FLOAT8 = 701,
-    OID_BPCHAR = 1042,
-    OID_VARCHAR = 1043,
-    OID_DATE = 1082,
-    OID_TIME = 1083,
-    OID_TIMESTAMP = 1114,
-    OID_TIMESTAMPTZ = 1184,
-    OID_INTERVAL = 1186,
-    OID_TIMETZ = 1266,
-    OID_NUMERIC = 1700,
-    OID_UUID = 2950,
-    OID_JSONB = 3802
-};
-
-/* Array type -> element type, for the arrays turned into JSON arrays. */
-static const Oid array_types[][2] = {
-    {1000, OID_BOOL},      {1001, OID_BYTEA},   {1003, OID_NAME},   {1005, OID_INT2},
-    {1007, OID_INT4},      {1009, OID_TEXT},    {1014, OID_BPCHAR}, {1015, OID_VARCHAR},
-    {1016, OID_INT8},      {1021, OID_FLOAT4},  {1022, OID_FLOAT8}, {1028, OID_OID},
-    {1115, OID_TIMESTAMP}, {1182, OID_DATE},    {1183, OID_TIME},   {1185, OID_TIMESTAMPTZ},
-    {1187, OID_INTERVAL},  {1231, OID_NUMERIC}, {1270, OID_TIMETZ}, {199, OID_JSON},
-    {2951, OID_UUID},      {3807, OID_JSONB},
-};
 
 /* Names format_type gives the common types without a modifier; others are
  * looked up on the server once per connection. */
@@ -58,28 +21,28 @@ static const struct {
     Oid oid;
     const char *name;
 } builtin_type_names[] = {
-    {OID_BOOL, "boolean"},
-    {OID_BYTEA, "bytea"},
-    {OID_NAME, "name"},
-    {OID_INT8, "bigint"},
-    {OID_INT2, "smallint"},
-    {OID_INT4, "integer"},
-    {OID_TEXT, "text"},
-    {OID_OID, "oid"},
-    {OID_JSON, "json"},
-    {OID_FLOAT4, "real"},
-    {OID_FLOAT8, "double precision"},
-    {OID_BPCHAR, "character"},
-    {OID_VARCHAR, "character varying"},
-    {OID_DATE, "date"},
-    {OID_TIME, "time without time zone"},
-    {OID_TIMESTAMP, "timestamp without time zone"},
-    {OID_TIMESTAMPTZ, "timestamp with time zone"},
-    {OID_INTERVAL, "interval"},
-    {OID_TIMETZ, "time with time zone"},
-    {OID_NUMERIC, "numeric"},
-    {OID_UUID, "uuid"},
-    {OID_JSONB, "jsonb"},
+    {PGVALUE_OID_BOOL, "boolean"},
+    {PGVALUE_OID_BYTEA, "bytea"},
+    {PGVALUE_OID_NAME, "name"},
+    {PGVALUE_OID_INT8, "bigint"},
+    {PGVALUE_OID_INT2, "smallint"},
+    {PGVALUE_OID_INT4, "integer"},
+    {PGVALUE_OID_TEXT, "text"},
+    {PGVALUE_OID_OID, "oid"},
+    {PGVALUE_OID_JSON, "json"},
+    {PGVALUE_OID_FLOAT4, "real"},
+    {PGVALUE_OID_FLOAT8, "double precision"},
+    {PGVALUE_OID_BPCHAR, "character"},
+    {PGVALUE_OID_VARCHAR, "character varying"},
+    {PGVALUE_OID_DATE, "date"},
+    {PGVALUE_OID_TIME, "time without time zone"},
+    {PGVALUE_OID_TIMESTAMP, "timestamp without time zone"},
+    {PGVALUE_OID_TIMESTAMPTZ, "timestamp with time zone"},
+    {PGVALUE_OID_INTERVAL, "interval"},
+    {PGVALUE_OID_TIMETZ, "time with time zone"},
+    {PGVALUE_OID_NUMERIC, "numeric"},
+    {PGVALUE_OID_UUID, "uuid"},
+    {PGVALUE_OID_JSONB, "jsonb"},
 };
 
 /* Session settings sent in the startup packet. Values given there become
@@ -637,191 +600,6 @@ static bool pg_exec_simple(db_conn *c, waiter *w, const char *sql, bool before_s
 
 /* ---- values ------------------------------------------------------------- */
 
-static Oid array_element(Oid type)
-{
-    for (size_t i = 0; i < sizeof array_types / sizeof *array_types; i++) {
-        if (array_types[i][0] == type)
-            return array_types[i][1];
-    }
-    return 0;
-}
-
-static json_t *json_text(const char *s, size_t n)
-{
-    json_t *v = json_stringn(s, n);
-    if (v)
-        return v;
-    /* Only invalid UTF-8 gets here (client_encoding is UTF8). */
-    size_t len = 0;
-    char *clean = utf8_sanitize(s, n, &len);
-    v = json_stringn(clean, len);
-    free(clean);
-    return v ? v : json_string("");
-}
-
-static json_t *integer_or_text(const char *s, size_t n)
-{
-    errno = 0;
-    char *end = NULL;
-    long long v = strtoll(s, &end, 10);
-    if (errno == 0 && end && end != s && *end == '\0')
-        return json_integer((json_int_t)v);
-    return json_text(s, n);
-}
-
-static json_t *numeric_value(const char *s, size_t n)
-{
-    const char *p = s[0] == '-' ? s + 1 : s;
-    if (!*p)
-        return json_text(s, n);
-    for (const char *q = p; *q; q++) {
-        if (*q < '0' || *q > '9')
-            return json_text(s, n); /* fraction, NaN, Infinity: exact text */
-    }
-    return integer_or_text(s, n);
-}
-
-static json_t *float_value(const char *s, size_t n)
-{
-    char *end = NULL;
-    double d = strtod(s, &end);
-    json_t *v = end && *end == '\0' ? json_real(d) : NULL;
-    return v ? v : json_text(s, n); /* NaN, Infinity, -Infinity */
-}
-
-/* "2024-01-02 03:04:05.5+00" -> "2024-01-02T03:04:05.5+00:00". Values
- * ISO 8601 cannot hold (infinity, BC dates) keep their text. */
-static json_t *datetime_value(const char *s, size_t n, bool has_date, bool has_zone)
-{
-    if (n >= 64 || strchr(s, 'B') || strchr(s, 'i'))
-        return json_text(s, n);
-    char buf[80];
-    memcpy(buf, s, n + 1);
-    char *time = buf;
-    if (has_date) {
-        char *sp = strchr(buf, ' ');
-        if (!sp)
-            return json_text(s, n);
-        *sp = 'T';
-        time = sp + 1;
-    }
-    if (has_zone) {
-        char *zone = strpbrk(time, "+-");
-        /* "+HH" -> "+HH:00" */
-        if (zone && strlen(zone) == 3) {
-            strcat(zone, ":00");
-            n += 3;
-        }
-    }
-    return json_text(buf, n);
-}
-
-static json_t *bytea_value(const char *s, size_t n)
-{
-    if (n >= 2 && s[0] == '\\' && s[1] == 'x')
-        return json_text(s + 2, n - 2);
-    return json_text(s, n);
-}
-
-static json_t *scalar_value(Oid type, const char *s, size_t n)
-{
-    switch (type) {
-    case OID_BOOL:
-        return json_boolean(s[0] == 't');
-    case OID_INT2:
-    case OID_INT4:
-    case OID_INT8:
-    case OID_OID:
-        return integer_or_text(s, n);
-    case OID_FLOAT4:
-    case OID_FLOAT8:
-        return float_value(s, n);
-    case OID_NUMERIC:
-        return numeric_value(s, n);
-    case OID_JSON:
-    case OID_JSONB: {
-        json_t *v = json_loadb(s, n, JSON_DECODE_ANY, NULL);
-        return v ? v : json_text(s, n);
-    }
-    case OID_DATE:
-        return datetime_value(s, n, false, false);
-    case OID_TIME:
-        return datetime_value(s, n, false, false);
-    case OID_TIMETZ:
-        return datetime_value(s, n, false, true);
-    case OID_TIMESTAMP:
-        return datetime_value(s, n, true, false);
-    case OID_TIMESTAMPTZ:
-        return datetime_value(s, n, true, true);
-    case OID_BYTEA:
-        return bytea_value(s, n);
-    default:
-        return json_text(s, n);
-    }
-}
-
-/* Parses a one-dimensional array in PostgreSQL's text form ("{1,NULL,"a
- * b"}") into a JSON array of elem values; NULL for anything else (nested
- * arrays, explicit bounds), which the caller keeps as text. */
-static json_t *array_value(Oid elem, const char *s)
-{
-    if (s[0] != '{')
-        return NULL;
-    json_t *arr = json_array();
-    strbuf item;
-    sb_init(&item);
-    const char *p = s + 1;
-    bool ok = true;
-    if (*p == '}') {
-        p++;
-    } else {
-        for (;;) {
-            sb_reset(&item);
-            bool quoted = *p == '"';
-            if (*p == '{') {
-                ok = false;
-                break;
-            }
-            if (quoted) {
-                for (p++; *p && *p != '"'; p++) {
-                    if (*p == '\\' && p[1])
-                        p++;
-                    sb_putc(&item, *p);
-                }
-                if (*p != '"') {
-                    ok = false;
-                    break;
-                }
-                p++;
-            } else {
-                while (*p && *p != ',' && *p != '}')
-                    sb_putc(&item, *p++);
-            }
-            const char *text = item.data ? item.data : "";
-            if (!quoted && strcasecmp(text, "NULL") == 0)
-                json_array_append_new(arr, json_null());
-            else
-                json_array_append_new(arr, scalar_value(elem, text, item.len));
-            if (*p == ',') {
-                p++;
-                continue;
-            }
-            if (*p == '}') {
-                p++;
-                break;
-            }
-            ok = false;
-            break;
-        }
-    }
-    sb_free(&item);
-    if (!ok || *p != '\0') {
-        json_decref(arr);
-        return NULL;
-    }
-    return arr;
-}
-
 static json_t *cell_value(const PGresult *res, int row, int col, size_t *bytes)
 {
     if (PQgetisnull(res, row, col))
@@ -829,13 +607,7 @@ static json_t *cell_value(const PGresult *res, int row, int col, size_t *bytes)
     const char *s = PQgetvalue(res, row, col);
     size_t n = (size_t)PQgetlength(res, row, col);
     *bytes += n;
-    Oid type = PQftype(res, col);
-    Oid elem = array_element(type);
-    if (elem) {
-        json_t *a = array_value(elem, s);
-        return a ? a : json_text(s, n);
-    }
-    return scalar_value(type, s, n);
+    return pgvalue_from_text(PQftype(res, col), s, n);
 }
 
 /* ---- collecting a statement's rows -------------------------------------- */
@@ -1228,7 +1000,9 @@ static bool tx_begin(db_conn *c, waiter *w, const char *schema, char **resolved,
         return false;
     bool ok = true;
     if (schema) {
-        json_t *names = PQntuples(res) == 1 ? array_value(OID_TEXT, PQgetvalue(res, 0, 1)) : NULL;
+        json_t *names = PQntuples(res) == 1 ? pgvalue_array(PGVALUE_OID_TEXT, PQgetvalue(res, 0, 1),
+                                                            (size_t)PQgetlength(res, 0, 1))
+                                            : NULL;
         const char *first = json_string_value(json_array_get(names, 0));
         const char *second = json_string_value(json_array_get(names, 1));
         if (!first) {

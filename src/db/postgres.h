@@ -27,7 +27,8 @@
  * "2024-01-02T03:04:05.5+00:00": sessions run in UTC); interval -> ISO 8601
  * duration ("P1DT2H"); bytea -> lower-case hex without the \x prefix;
  * one-dimensional arrays of these -> JSON arrays (other arrays -> text);
- * NULL -> null; everything else -> its text form.
+ * NULL -> null; everything else -> its text form. The conversion is
+ * pgvalue's (db/pgvalue.h).
  *
  * The backend owns its parsed connection options (a password is wiped on
  * free) and must outlive its connections. Its description never holds a

@@ -172,35 +172,35 @@ static int64_t backoff_ms(int attempt)
 
 /* ---- interpreting answers --------------------------------------------- */
 
-static void fill_fail(run *r, long status, json_t *j)
+static void fill_fail(sfapi_fail *fail, long status, const json_t *j)
 {
-    if (!r->fail)
+    if (!fail)
         return;
-    r->fail->http_status = status;
+    fail->http_status = status;
     const char *code = json_string_value(json_object_get(j, "code"));
     const char *state = json_string_value(json_object_get(j, "sqlState"));
-    snprintf(r->fail->code, sizeof r->fail->code, "%s", code ? code : "");
-    snprintf(r->fail->sql_state, sizeof r->fail->sql_state, "%s", state ? state : "");
+    snprintf(fail->code, sizeof fail->code, "%s", code ? code : "");
+    snprintf(fail->sql_state, sizeof fail->sql_state, "%s", state ? state : "");
 }
 
 /* The server's message, or a short excerpt of a non-JSON body. */
-static void server_message(json_t *j, const strbuf *body, char *out, size_t n)
+static void server_message(const json_t *j, const char *body, size_t len, char *out, size_t n)
 {
     const char *m = json_string_value(json_object_get(j, "message"));
     if (m) {
         snprintf(out, n, "%s", m);
         return;
     }
-    size_t k = body->len < 160 ? body->len : 160;
+    size_t k = len < 160 ? len : 160;
     size_t w = 0;
     for (size_t i = 0; i < k && w + 1 < n; i++) {
-        char c = body->data[i];
+        char c = body[i];
         out[w++] = (c >= 32 && c < 127) ? c : ' ';
     }
     out[w] = '\0';
 }
 
-static void sql_error(run *r, json_t *j, const char *msg, err_t *err)
+static void sql_error(const json_t *j, const char *msg, err_t *err)
 {
     const char *code = json_string_value(json_object_get(j, "code"));
     const char *state = json_string_value(json_object_get(j, "sqlState"));
@@ -226,25 +226,28 @@ static void sql_error(run *r, json_t *j, const char *msg, err_t *err)
 }
 
 /* Non-success statuses that are final. */
-static void http_error(run *r, long status, json_t *j, const strbuf *body, err_t *err)
+static void http_error(long status, const json_t *j, const char *body, size_t len,
+                       const sfapi_client_info *who, sfapi_fail *fail, err_t *err)
 {
     char msg[400];
-    server_message(j, body, msg, sizeof msg);
-    fill_fail(r, status, j);
+    server_message(j, body, len, msg, sizeof msg);
+    fill_fail(fail, status, j);
     const char *code = json_string_value(json_object_get(j, "code"));
     switch (status) {
     case 401:
-        if (sfauth_kind(r->api->auth) == SF_AUTH_KEYPAIR) {
+        if (who->auth == SF_AUTH_KEYPAIR) {
             err_set(err, ERR_AUTH,
                     "Snowflake rejected the key-pair JWT (HTTP 401%s%s: %s). Check that "
                     "SNOWFLAKE_ACCOUNT (JWT account %s) and SNOWFLAKE_USER are right, that the "
                     "user's RSA_PUBLIC_KEY_FP (DESC USER) is %s, and that this machine's clock "
                     "is correct",
-                    code ? ", code " : "", code ? code : "", msg, sfauth_jwt_account(r->api->auth),
-                    sfauth_fingerprint(r->api->auth));
+                    code ? ", code " : "", code ? code : "", msg,
+                    who->jwt_account ? who->jwt_account : "?",
+                    who->fingerprint ? who->fingerprint : "?");
         } else {
             err_set(err, ERR_AUTH, "Snowflake rejected the %s token (HTTP 401%s%s: %s)",
-                    sfauth_token_type(r->api->auth), code ? ", code " : "", code ? code : "", msg);
+                    who->token_type ? who->token_type : "bearer", code ? ", code " : "",
+                    code ? code : "", msg);
         }
         break;
     case 403:
@@ -257,14 +260,14 @@ static void http_error(run *r, long status, json_t *j, const strbuf *body, err_t
         err_set(err, ERR_CONNECT,
                 "no Snowflake SQL API at %s (HTTP 404: %s); check SNOWFLAKE_ACCOUNT or "
                 "SNOWFLAKE_HOST",
-                r->api->base, msg);
+                who->base_url, msg);
         break;
     case 408:
         err_set(err, ERR_TIMEOUT,
                 "the statement exceeded its time limit and Snowflake cancelled it (HTTP 408)");
         break;
     case 422:
-        sql_error(r, j, msg, err);
+        sql_error(j, msg, err);
         break;
     case 429:
     case 500:
@@ -274,12 +277,66 @@ static void http_error(run *r, long status, json_t *j, const strbuf *body, err_t
         err_set(err, ERR_BUSY,
                 "Snowflake is overloaded or unavailable (HTTP %ld after %d attempts: %s); retry "
                 "later",
-                status, r->attempt, msg);
+                status, who->attempts, msg);
         break;
     default:
         err_set(err, ERR_SQL, "Snowflake answered HTTP %ld: %s", status, msg);
         break;
     }
+}
+
+bool sfapi_read_answer(long status, const char *body, size_t len, const sfapi_client_info *who,
+                       json_t **answer, sfapi_fail *fail, err_t *err)
+{
+    *answer = NULL;
+    json_error_t je;
+    json_t *j = json_loadb(body, len, 0, &je);
+    if (status == 200 || status == 202) {
+        if (!j) {
+            err_set(err, ERR_INTERNAL, "Snowflake's answer (HTTP %ld) is not JSON: %s", status,
+                    je.text);
+            return false;
+        }
+        *answer = j;
+        return true;
+    }
+    http_error(status, j, body, len, who, fail, err);
+    json_decref(j);
+    return false;
+}
+
+static char *handle_of(const json_t *j)
+{
+    const char *h = json_string_value(json_object_get(j, "statementHandle"));
+    return h ? xstrdup(h) : NULL;
+}
+
+bool sfapi_poll_target(const char *base_url, const json_t *answer, char **handle, char **url)
+{
+    *handle = handle_of(answer);
+    *url = NULL;
+    if (!*handle)
+        return false;
+    const char *status_path = json_string_value(json_object_get(answer, "statementStatusUrl"));
+    strbuf sb;
+    sb_init(&sb);
+    if (status_path)
+        sb_printf(&sb, "%s%s%s", base_url, status_path[0] == '/' ? "" : "/", status_path);
+    else
+        sb_printf(&sb, "%s/api/v2/statements/%s", base_url, *handle);
+    *url = sb_detach(&sb);
+    return true;
+}
+
+static sfapi_client_info client_info(const run *r)
+{
+    sfauth *a = r->api->auth;
+    return (sfapi_client_info){.base_url = r->api->base,
+                               .auth = sfauth_kind(a),
+                               .token_type = sfauth_token_type(a),
+                               .jwt_account = sfauth_jwt_account(a),
+                               .fingerprint = sfauth_fingerprint(a),
+                               .attempts = r->attempt};
 }
 
 static bool transient_status(long s)
@@ -345,23 +402,9 @@ static step exchange_json(run *r, exchange *x, const char *retry_url, json_t **j
             sb_free(&rs.body);
             return STEP_FAIL;
         }
-        json_error_t je;
-        json_t *body = json_loadb(rs.body.data, rs.body.len, 0, &je);
         long st = rs.status;
-        if (st == 200 || st == 202) {
-            sb_free(&rs.body);
-            if (!body) {
-                err_set(err, ERR_INTERNAL, "Snowflake's answer (HTTP %ld) is not JSON: %s", st,
-                        je.text);
-                return STEP_FAIL;
-            }
-            *j = body;
-            *status = st;
-            return STEP_DONE;
-        }
         if (st == 401 && !r->renewed) {
             r->renewed = true;
-            json_decref(body);
             sb_free(&rs.body);
             if (!sfauth_renew(r->api->auth, gen, err))
                 return STEP_FAIL;
@@ -369,16 +412,18 @@ static step exchange_json(run *r, exchange *x, const char *retry_url, json_t **j
         }
         if (transient_status(st) && ++r->attempt < SFAPI_MAX_ATTEMPTS) {
             log_debug("snowflake", "HTTP %ld (attempt %d); retrying", st, r->attempt);
-            json_decref(body);
             sb_free(&rs.body);
             if (pause_ms(r, backoff_ms(r->attempt - 1), x->deadline_ns))
                 continue;
             return STEP_PENDING;
         }
-        http_error(r, st, body, &rs.body, err);
-        json_decref(body);
+        sfapi_client_info who = client_info(r);
+        bool ok = sfapi_read_answer(st, rs.body.data, rs.body.len, &who, j, r->fail, err);
         sb_free(&rs.body);
-        return STEP_FAIL;
+        if (!ok)
+            return STEP_FAIL;
+        *status = st;
+        return STEP_DONE;
     }
 }
 
@@ -402,12 +447,6 @@ static void cancel_handle(run *r, const char *handle)
                  o == SFHTTP_RESPONSE ? "Snowflake did not confirm" : "no answer");
     sb_free(&rs.body);
     sb_free(&url);
-}
-
-static char *handle_of(json_t *j)
-{
-    const char *h = json_string_value(json_object_get(j, "statementHandle"));
-    return h ? xstrdup(h) : NULL;
 }
 
 /* The submit was interrupted before an answer: learn the statement's handle
@@ -444,19 +483,12 @@ static void cancel_by_request(run *r, const char *request_id, const char *body)
 
 static bool poll_until_done(run *r, json_t **j, err_t *err)
 {
-    char *handle = handle_of(*j);
-    const char *status_path = json_string_value(json_object_get(*j, "statementStatusUrl"));
-    strbuf url;
-    sb_init(&url);
-    if (status_path)
-        sb_printf(&url, "%s%s%s", r->api->base, status_path[0] == '/' ? "" : "/", status_path);
-    else if (handle)
-        sb_printf(&url, "%s/api/v2/statements/%s", r->api->base, handle);
+    char *handle = NULL, *url = NULL;
+    bool have = sfapi_poll_target(r->api->base, *j, &handle, &url);
     json_decref(*j);
     *j = NULL;
-    if (!handle) {
+    if (!have) {
         err_set(err, ERR_INTERNAL, "Snowflake answered 202 without a statement handle");
-        sb_free(&url);
         return false;
     }
     int64_t delay = POLL_FIRST_MS;
@@ -468,7 +500,7 @@ static bool poll_until_done(run *r, json_t **j, err_t *err)
         }
         delay = delay * 2 > POLL_MAX_MS ? POLL_MAX_MS : delay * 2;
         exchange x = {
-            .method = "GET", .url = url.data, .deadline_ns = r->st->deadline_ns, .stoppable = true};
+            .method = "GET", .url = url, .deadline_ns = r->st->deadline_ns, .stoppable = true};
         long status = 0;
         bool sent = true;
         r->attempt = 0;
@@ -493,7 +525,7 @@ static bool poll_until_done(run *r, json_t **j, err_t *err)
         stopped_error(r, handle, err);
     }
     free(handle);
-    sb_free(&url);
+    free(url);
     return ok;
 }
 

@@ -13,11 +13,10 @@
 #include "db/snowflake/sfapi.h"
 #include "db/snowflake/sfauth.h"
 #include "db/snowflake/sfconfig.h"
-#include "db/snowflake/sfdecode.h"
 #include "db/snowflake/sfjwt.h"
+#include "db/snowflake/sfresult.h"
 #include "sql/quote.h"
 
-#define TRUNCATED_BY_SERVER "result too large for the Snowflake SQL API"
 #define PING_SQL "SELECT 1"
 
 typedef struct sf_cfg {
@@ -158,66 +157,16 @@ static void stmt_done(stmt_ctx *sc)
     free(sc->schema);
 }
 
-/* Appends rows of data to r within the call's limits; false once full. */
-static bool take_rows(const db_call *call, const sfd_col *cols, size_t ncols, json_t *data,
-                      db_result *r, bool *over_bytes)
-{
-    size_t n = json_array_size(data);
-    for (size_t i = 0; i < n; i++) {
-        if (db_result_row_count(r) >= call->max_rows || *over_bytes)
-            return false;
-        db_result_add_row(r, sfdecode_row(cols, ncols, json_array_get(data, i), &r->bytes));
-        *over_bytes = call->max_bytes && r->bytes > call->max_bytes;
-    }
-    return true;
-}
+/* The statement whose partitions sfresult_take asks for. */
+typedef struct partition_src {
+    db_conn *c;
+    const sfapi_stmt *st;
+} partition_src;
 
-/* Builds the db_result from a finished statement, fetching further
- * partitions only while rows are still wanted. */
-static bool collect(db_conn *c, const sfapi_stmt *st, const db_call *call, json_t *resp,
-                    db_result **out, err_t *err)
+static bool fetch_partition(void *ctx, const char *handle, size_t n, json_t **data, err_t *err)
 {
-    json_t *meta = json_object_get(resp, "resultSetMetaData");
-    db_result *r = db_result_new();
-    size_t ncols = 0;
-    sfd_col *cols = sfdecode_columns(json_object_get(meta, "rowType"), r, &ncols, err);
-    if (!cols) {
-        db_result_free(r);
-        return false;
-    }
-    json_t *num = json_object_get(meta, "numRows");
-    size_t parts = json_array_size(json_object_get(meta, "partitionInfo"));
-    const char *handle = json_string_value(json_object_get(resp, "statementHandle"));
-    bool over_bytes = false, ok = true;
-    bool more = take_rows(call, cols, ncols, json_object_get(resp, "data"), r, &over_bytes);
-    for (size_t p = 1; ok && more && p < parts && handle; p++) {
-        if (db_result_row_count(r) >= call->max_rows || over_bytes)
-            break; /* numRows tells whether rows were left behind */
-        json_t *data = NULL;
-        ok = sfapi_partition(c->api, st, handle, p, &data, err);
-        if (ok)
-            more = take_rows(call, cols, ncols, data, r, &over_bytes);
-        json_decref(data);
-    }
-    size_t kept = db_result_row_count(r);
-    size_t total = json_is_integer(num) ? (size_t)json_integer_value(num) : kept;
-    if (ok && (total > kept || !more)) {
-        /* !more: a limit stopped us with rows left in this partition */
-        r->truncated = total > kept || !more;
-        r->truncated_by = over_bytes ? "byte limit" : "row limit";
-    }
-    const char *code = json_string_value(json_object_get(resp, "code"));
-    if (ok && code && strcmp(code, "391908") == 0) {
-        r->truncated = true;
-        r->truncated_by = TRUNCATED_BY_SERVER;
-    }
-    free(cols);
-    if (!ok) {
-        db_result_free(r);
-        return false;
-    }
-    *out = r;
-    return true;
+    const partition_src *src = ctx;
+    return sfapi_partition(src->c->api, src->st, handle, n, data, err);
 }
 
 static bool run_sql(db_conn *c, const db_call *call, const char *sql, bool with_context,
@@ -227,8 +176,9 @@ static bool run_sql(db_conn *c, const db_call *call, const char *sql, bool with_
     stmt_ctx sc;
     stmt_init(&sc, c, call, sql, with_context);
     json_t *resp = NULL;
-    bool ok =
-        sfapi_execute(c->api, &sc.st, &resp, fail, err) && collect(c, &sc.st, call, resp, out, err);
+    partition_src src = {.c = c, .st = &sc.st};
+    bool ok = sfapi_execute(c->api, &sc.st, &resp, fail, err) &&
+              sfresult_take(resp, call->max_rows, call->max_bytes, fetch_partition, &src, out, err);
     json_decref(resp);
     stmt_done(&sc);
     return ok;
