@@ -79,6 +79,11 @@ export function pgEnv(extra = {}) {
 }
 
 /** Terminates every backend snowflake-mcp has open; returns how many. */
+/** How many backends snowflake-mcp has open. */
+export function serverBackends() {
+    return Number(adminSql("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'snowflake-mcp'"));
+}
+
 export function terminateServerBackends() {
     return Number(
         adminSql(
