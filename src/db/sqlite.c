@@ -314,9 +314,9 @@ const char *sqlite_backend_default_database(const db_backend *be)
 static bool pragma_allowed(const char *name)
 {
     static const char *const ok[] = {
-        "table_info",  "table_xinfo",      "table_list",     "index_list",     "index_info",
-        "index_xinfo", "foreign_key_list", "database_list",  "collation_list", "function_list",
-        "module_list", "pragma_list",      "compile_options"};
+        "table_info",  "table_xinfo",      "table_list",      "index_list",     "index_info",
+        "index_xinfo", "foreign_key_list", "database_list",   "collation_list", "function_list",
+        "module_list", "pragma_list",      "compile_options", "data_version"};
     for (size_t i = 0; name && i < sizeof ok / sizeof *ok; i++) {
         if (strcasecmp(name, ok[i]) == 0)
             return true;
@@ -335,6 +335,22 @@ static bool function_allowed(const char *name)
             return false;
     }
     return true;
+}
+
+/* An R-tree prepares (never runs) writes of its shadow tables when it
+ * connects; denying them would make the table unreadable. Writes stay
+ * impossible: statements must be sqlite3_stmt_readonly, the file is opened
+ * read-only, query_only is on and defensive mode is set. */
+static bool shadow_table(const char *name)
+{
+    static const char *const suffixes[] = {"_node", "_rowid", "_parent"};
+    size_t n = name ? strlen(name) : 0;
+    for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+        size_t k = strlen(suffixes[i]);
+        if (n > k && strcasecmp(name + n - k, suffixes[i]) == 0)
+            return true;
+    }
+    return false;
 }
 
 /* Allows reading and nothing else: every action not listed (writes, DDL,
@@ -360,7 +376,12 @@ static int authorize(void *ud, int action, const char *a1, const char *a2, const
          * sqlite_master that never runs. A user's UPDATE of it is still
          * refused: sqlite3_stmt_readonly is false, the file is read-only,
          * query_only is on and defensive mode forbids schema writes. */
-        return a1 && strcasecmp(a1, "sqlite_master") == 0 ? SQLITE_OK : SQLITE_DENY;
+        if (a1 && strcasecmp(a1, "sqlite_master") == 0)
+            return SQLITE_OK;
+        return shadow_table(a1) ? SQLITE_OK : SQLITE_DENY;
+    case SQLITE_INSERT:
+    case SQLITE_DELETE:
+        return shadow_table(a1) ? SQLITE_OK : SQLITE_DENY;
     default:
         return SQLITE_DENY;
     }
@@ -1115,10 +1136,9 @@ static bool sqlite_reset(db_conn *c, err_t *err)
         sqlite3 *db = c->handles[i];
         if (!db)
             continue;
-        sqlite3_stmt *st;
-        while ((st = sqlite3_next_stmt(db, NULL)) != NULL)
-            sqlite3_finalize(st);
-        /* The authorizer forbids transactions; one open here means the
+        /* Our own statements are finalized where they are prepared; those
+         * still open belong to virtual tables (FTS caches its own) and
+         * must not be touched. The authorizer forbids transactions; one open here means the
          * handle is not in the state we left it in. */
         if (!sqlite3_get_autocommit(db)) {
             err_set(err, ERR_CONN_LOST, "SQLite handle for %s was left inside a transaction",
@@ -1134,13 +1154,10 @@ static void sqlite_close(db_conn *c)
     if (!c)
         return;
     for (size_t i = 0; i < c->cfg->n; i++) {
-        sqlite3 *db = c->handles[i];
-        if (!db)
-            continue;
-        sqlite3_stmt *st;
-        while ((st = sqlite3_next_stmt(db, NULL)) != NULL)
-            sqlite3_finalize(st);
-        sqlite3_close(db);
+        /* close_v2: virtual tables finalize their own statements as the
+         * handle goes away. */
+        if (c->handles[i])
+            sqlite3_close_v2(c->handles[i]);
     }
     pthread_mutex_destroy(&c->mu);
     free(c->handles);
