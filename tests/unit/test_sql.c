@@ -491,6 +491,12 @@ static void test_refuses_side_effect_functions(void)
     CHECK(refused(PG, "SELECT * FROM dblink('db', 'delete from t') AS x(a int)", "dblink"));
     CHECK(refused(PG, "SELECT query_to_xml('delete from t returning 1', true, false, '')",
                   "query_to_xml"));
+    /* functions that run the SQL text they are given (found in review) */
+    CHECK(refused(PG, "SELECT * FROM ts_stat('SELECT pg_sleep(2)::text::tsvector')", "ts_stat"));
+    CHECK(refused(PG, "SELECT ts_rewrite('a'::tsquery, 'SELECT 1')", "ts_rewrite"));
+    CHECK(refused(PG, "SELECT * FROM crosstab('SELECT 1')", "crosstab"));
+    CHECK(refused(PG, "SELECT * FROM crosstab3('SELECT 1')", "crosstab3"));
+    CHECK(refused(PG, "SELECT * FROM connectby('t', 'a', 'b', '1', 0)", "connectby"));
     CHECK(refused(PG, "SELECT U&\"\\0073et_config\"('a', 'b', false)", "U&"));
     CHECK(refused(SF, "SELECT SYSTEM$CANCEL_ALL_QUERIES(1)", "SYSTEM$CANCEL_ALL_QUERIES"));
     CHECK(refused(SF, "select system$abort_session(1)", "system$abort_session"));
