@@ -337,6 +337,7 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 2;
     }
+    config_forget_secret_env(); /* the backend and HTTP settings hold their copies */
     if (app_is_demo(a))
         log_msg(LOG_NOTICE, "main",
                 "no backend configured: serving %s (set SNOWFLAKE_MCP_DSN or --dsn to serve your "

@@ -474,3 +474,20 @@ bool config_apply_flags(app_config *cfg, int argc, char **argv, int *argi, err_t
     }
     return true;
 }
+
+void config_forget_secret_env(void)
+{
+    static const char *const secret[] = {"SNOWFLAKE_TOKEN", "SNOWFLAKE_PRIVATE_KEY",
+                                         "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE",
+                                         "SNOWFLAKE_MCP_HTTP_API_KEYS"};
+    for (size_t i = 0; i < sizeof secret / sizeof *secret; i++) {
+        char *v = getenv(secret[i]);
+        if (!v)
+            continue;
+        /* The bytes stay in the process's initial environment block
+         * unless overwritten; volatile keeps the wipe from being elided. */
+        for (volatile char *p = v; *p; p++)
+            *p = 'x';
+        unsetenv(secret[i]);
+    }
+}

@@ -65,6 +65,11 @@ bool config_load(app_config *cfg, int argc, char **argv, int *argi, err_t *err);
  * stopping at the first argument that is not one, and validates again. */
 bool config_apply_flags(app_config *cfg, int argc, char **argv, int *argi, err_t *err);
 void config_free(app_config *cfg);
+/* Overwrites and removes secret variables (tokens, inline keys,
+ * passphrases, HTTP API keys) from the environment once they have been
+ * read, so /proc/<pid>/environ and child processes do not see them.
+ * PGPASSWORD stays: libpq reads it at every connect. */
+void config_forget_secret_env(void);
 
 /* Parses a duration: a number with an optional unit (ms, s, m, h); bare
  * numbers are in default_unit_ms. Exposed for tests. */

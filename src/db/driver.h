@@ -42,18 +42,22 @@ typedef struct db_call {
 } db_call;
 
 typedef enum db_catalog_kind {
-    DB_LIST_DATABASES, /* columns: name, comment */
-    DB_LIST_SCHEMAS,   /* columns: database, name, comment (needs database) */
-    DB_LIST_TABLES,    /* columns: database, schema, name, kind, row_count, comment */
-    DB_LIST_VIEWS,     /* columns: database, schema, name, comment */
-    DB_DESCRIBE,       /* columns: name, type, nullable, default, primary_key, comment */
-    DB_VIEW_DEFINITION /* columns: definition (one row) */
+    DB_LIST_DATABASES,  /* columns: name, comment */
+    DB_LIST_SCHEMAS,    /* columns: database, name, comment (needs database) */
+    DB_LIST_TABLES,     /* columns: database, schema, name, kind, row_count, comment */
+    DB_LIST_VIEWS,      /* columns: database, schema, name, comment */
+    DB_DESCRIBE,        /* columns: name, type, nullable, default, primary_key, comment */
+    DB_VIEW_DEFINITION, /* columns: definition (one row) */
+    /* The first rows of database.schema.object, resolved as DB_DESCRIBE
+     * resolves names; want_view/want_table as for DB_DESCRIBE;
+     * call->max_rows caps the rows; the result's columns are the object's. */
+    DB_SAMPLE
 } db_catalog_kind;
 
 /* A discovery request. database NULL = default; schema NULL = default;
- * object is required for DB_DESCRIBE and DB_VIEW_DEFINITION. For
- * DB_DESCRIBE, want_view/want_table restrict the object kind (both false =
- * either); a mismatch is ERR_NOT_FOUND naming the kind found. */
+ * object is required for DB_DESCRIBE, DB_VIEW_DEFINITION and
+ * DB_SAMPLE. For DB_DESCRIBE and DB_SAMPLE, want_view/want_table restrict the object kind (both
+ * false = either); a mismatch is ERR_NOT_FOUND naming the kind found. */
 typedef struct db_catalog_req {
     db_catalog_kind kind;
     const char *database;

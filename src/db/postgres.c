@@ -993,7 +993,7 @@ static bool tx_begin(db_conn *c, waiter *w, const char *schema, char **resolved,
         "SELECT set_config('statement_timeout', $1, true), "
         "ARRAY(SELECT nspname::text FROM pg_catalog.pg_namespace WHERE nspname = $2 OR "
         "lower(nspname) = lower($2) ORDER BY nspname <> $2, nspname LIMIT 2), "
-        "set_config('search_path', coalesce((SELECT quote_ident(nspname) || ', pg_catalog' "
+        "set_config('search_path', coalesce((SELECT 'pg_catalog, ' || quote_ident(nspname) "
         "FROM pg_catalog.pg_namespace WHERE nspname = $2 OR lower(nspname) = lower($2) "
         "ORDER BY nspname <> $2, nspname LIMIT 1), current_setting('search_path')), true)";
     if (!pg_exec(c, w, sql, 2, params, true, &res, err))
@@ -1165,6 +1165,21 @@ static bool check_kind(const char *schema, const found_object *f, const db_catal
     return true;
 }
 
+/* SELECT * of schema.name (both already resolved to stored names), asking
+ * one row past the limit so pg_collect can see that more exist. */
+static bool sample_sql(const char *schema, const char *name, size_t max_rows, strbuf *out,
+                       err_t *err)
+{
+    sb_puts(out, "SELECT * FROM ");
+    if (!sql_quote_ident(schema, out, err))
+        return false;
+    sb_putc(out, '.');
+    if (!sql_quote_ident(name, out, err))
+        return false;
+    sb_printf(out, " LIMIT %zu", max_rows + 1);
+    return true;
+}
+
 static bool catalog_in_tx(db_conn *c, waiter *w, const db_call *call, const db_catalog_req *req,
                           db_result *r, col_meta *meta, err_t *err)
 {
@@ -1178,6 +1193,8 @@ static bool catalog_in_tx(db_conn *c, waiter *w, const db_call *call, const db_c
     const char *params[1] = {resolved};
     int nparams = 0;
     found_object f = {0};
+    strbuf sample;
+    sb_init(&sample);
     switch (req->kind) {
     case DB_LIST_DATABASES:
         sql = list_databases_sql;
@@ -1195,6 +1212,7 @@ static bool catalog_in_tx(db_conn *c, waiter *w, const db_call *call, const db_c
         break;
     case DB_DESCRIBE:
     case DB_VIEW_DEFINITION:
+    case DB_SAMPLE:
         if (!req->object) {
             err_set(err, ERR_INVALID, "name the table or view to describe");
             ok = false;
@@ -1207,6 +1225,11 @@ static bool catalog_in_tx(db_conn *c, waiter *w, const db_call *call, const db_c
             ok = false;
         }
         ok = ok && (req->kind == DB_VIEW_DEFINITION || check_kind(resolved, &f, req, err));
+        if (req->kind == DB_SAMPLE) {
+            ok = ok && sample_sql(resolved, f.name, call->max_rows, &sample, err);
+            sql = sample.data;
+            break;
+        }
         sql = req->kind == DB_DESCRIBE ? describe_sql : view_definition_sql;
         params[0] = f.oid;
         nparams = 1;
@@ -1214,6 +1237,7 @@ static bool catalog_in_tx(db_conn *c, waiter *w, const db_call *call, const db_c
     }
     if (ok)
         ok = pg_collect(c, w, sql, nparams, params, call->max_rows, call->max_bytes, r, meta, err);
+    sb_free(&sample);
     free(f.oid);
     free(f.name);
     free(resolved);
@@ -1245,30 +1269,10 @@ static bool pg_catalog(db_conn *c, const db_call *call, const db_catalog_req *re
 
 /* ---- naming ------------------------------------------------------------------- */
 
-/* PostgreSQL stores unquoted names in lower case, Snowflake in upper case:
- * a name written entirely in upper case (PUBLIC, ORDERS) is taken as the
- * Snowflake spelling of the lower-case name. Mixed- or lower-case names are
- * used as given. (Unlike the catalog, qualify has no connection with which
- * to look the name up.) */
-static char *pg_name(const char *name)
-{
-    bool has_upper = false;
-    for (const char *p = name; *p; p++) {
-        if (*p >= 'a' && *p <= 'z')
-            return xstrdup(name);
-        if (*p >= 'A' && *p <= 'Z')
-            has_upper = true;
-    }
-    char *s = xstrdup(name);
-    if (has_upper) {
-        for (char *p = s; *p; p++) {
-            if (*p >= 'A' && *p <= 'Z')
-                *p = (char)(*p - 'A' + 'a');
-        }
-    }
-    return s;
-}
-
+/* Names are quoted exactly as given: without a connection qualify cannot
+ * look a name up, and guessing a case could name another object than the
+ * catalog finds. query_view does not use qualify; it asks the catalog for
+ * DB_SAMPLE, which resolves names as describe does. */
 static bool pg_qualify(const db_backend *be, const char *database, const char *schema,
                        const char *object, strbuf *out, err_t *err)
 {
@@ -1282,17 +1286,12 @@ static bool pg_qualify(const db_backend *be, const char *database, const char *s
     sb_init(&tmp);
     bool ok = true;
     if (schema) {
-        char *s = pg_name(schema);
-        ok = sql_quote_ident(s, &tmp, err);
-        free(s);
+        ok = sql_quote_ident(schema, &tmp, err);
         if (ok)
             sb_putc(&tmp, '.');
     }
-    if (ok) {
-        char *o = pg_name(object);
-        ok = sql_quote_ident(o, &tmp, err);
-        free(o);
-    }
+    if (ok)
+        ok = sql_quote_ident(object, &tmp, err);
     if (ok)
         sb_append(out, tmp.data, tmp.len);
     sb_free(&tmp);

@@ -1023,6 +1023,30 @@ static bool view_definition(sqlite3 *db, const char *dbname, const char *object,
     return ok;
 }
 
+/* The first rows of an object, named as describe resolves it. The handle is
+ * the object's own database, so main is always the right qualifier. */
+static bool sample(sqlite3 *db, const db_call *call, const run_ctx *ctx, const char *dbname,
+                   const db_catalog_req *req, db_result **out, err_t *err)
+{
+    char *name = NULL, *kind = NULL;
+    if (!find_object(db, dbname, req->object, &name, &kind, NULL, err))
+        return false;
+    bool ok = check_kind(dbname, name, kind, req->want_view, req->want_table, err);
+    strbuf sql;
+    sb_init(&sql);
+    sb_puts(&sql, "SELECT * FROM main.");
+    ok = ok && sql_quote_ident(name, &sql, err);
+    /* One row past the limit lets collect_rows see that more exist. */
+    sb_printf(&sql, " LIMIT %zu", call->max_rows + 1);
+    sqlite3_stmt *st = NULL;
+    ok = ok && prepare_one(db, sql.data, &st, err) && collect_rows(db, st, call, ctx, out, err);
+    sqlite3_finalize(st);
+    sb_free(&sql);
+    free(name);
+    free(kind);
+    return ok;
+}
+
 static bool sqlite_catalog(db_conn *c, const db_call *call, const db_catalog_req *req,
                            db_result **out, err_t *err)
 {
@@ -1044,7 +1068,8 @@ static bool sqlite_catalog(db_conn *c, const db_call *call, const db_catalog_req
         return true;
     }
     ok = ok && check_schema(cfg, idx, schema, err);
-    if (ok && (req->kind == DB_DESCRIBE || req->kind == DB_VIEW_DEFINITION) &&
+    if (ok &&
+        (req->kind == DB_DESCRIBE || req->kind == DB_VIEW_DEFINITION || req->kind == DB_SAMPLE) &&
         (!req->object || !*req->object)) {
         err_set(err, ERR_INVALID, "an object name is required");
         ok = false;
@@ -1066,6 +1091,11 @@ static bool sqlite_catalog(db_conn *c, const db_call *call, const db_catalog_req
         break;
     case DB_VIEW_DEFINITION:
         ok = view_definition(db, dbname, req->object, r, err);
+        break;
+    case DB_SAMPLE:
+        db_result_free(r);
+        r = NULL;
+        ok = sample(db, call, &ctx, dbname, req, &r, err);
         break;
     default:
         err_set(err, ERR_INVALID, "unknown catalog request");

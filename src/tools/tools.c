@@ -427,22 +427,24 @@ static json_t *t_describe_view(tools_ctx *t, const tool_args *a, const tools_cal
 
 static json_t *t_query_view(tools_ctx *t, const tool_args *a, const tools_call_env *env)
 {
-    const db_backend *be = dbp_backend(t->dbp);
-    strbuf sql;
-    sb_init(&sql);
-    sb_puts(&sql, "SELECT * FROM ");
+    /* The driver resolves the name exactly as describe_view does, so both
+     * tools always see the same object. */
+    db_call call;
+    call_init(t, a, (size_t)a->limit, &call);
+    db_catalog_req req = {.kind = DB_SAMPLE,
+                          .database = call.database,
+                          .schema = call.schema,
+                          .object = a->object,
+                          .want_view = true};
+    db_result *r = NULL;
     err_t e;
-    const char *db = a->database ? a->database : t->cfg->database;
-    const char *schema = a->schema ? a->schema : t->cfg->schema;
-    if (!be->driver->qualify(be, db, schema, a->object, &sql, &e)) {
-        sb_free(&sql);
+    int64_t t0 = clock_now_ns();
+    progress(env, 0, "running");
+    if (!dbp_catalog(t->dbp, &call, env->cancel, env->tag, &req, &r, &e))
         return error_result(&e);
-    }
-    /* One row past the limit tells the engine how much work is needed and
-     * lets the driver see that more rows exist. */
-    sb_printf(&sql, " LIMIT %lld", (long long)a->limit + 1);
-    json_t *res = run_sql(t, a, env, sql.data, (size_t)a->limit, NULL);
-    sb_free(&sql);
+    double ms = elapsed_ms_since(t0);
+    json_t *res = table_result(t, r, (size_t)a->limit, ms, NULL);
+    db_result_free(r);
     return res;
 }
 

@@ -100,6 +100,42 @@ test('query_view: upper-case Snowflake spelling, limit and truncation', async ()
     assert.equal(sc.truncated, true);
 });
 
+test('query_view reads the object describe_view describes (names differing only in case)', async () => {
+    adminSql(
+        'CREATE SCHEMA IF NOT EXISTS case_e2e; ' +
+            'CREATE OR REPLACE VIEW case_e2e."REPORT" AS SELECT 1 AS upper_one; ' +
+            'CREATE OR REPLACE VIEW case_e2e.report AS SELECT 2 AS lower_two; ' +
+            'GRANT USAGE ON SCHEMA case_e2e TO smcp; ' +
+            'GRANT SELECT ON ALL TABLES IN SCHEMA case_e2e TO smcp',
+    );
+    const args = { database: 'smcptest', schema: 'case_e2e', view_name: 'REPORT' };
+    const desc = await ok('describe_view', args);
+    assert.deepEqual(column(desc, 'name'), ['upper_one']);
+    let sc = await ok('query_view', args);
+    assert.deepEqual(
+        sc.columns.map((c) => c.name),
+        ['upper_one'],
+    );
+    assert.deepEqual(sc.rows, [[1]]);
+    sc = await ok('query_view', { ...args, view_name: 'report' });
+    assert.deepEqual(
+        sc.columns.map((c) => c.name),
+        ['lower_two'],
+    );
+    const text = await callErr(srv.client, 'query_view', { ...args, view_name: 'Report' });
+    assert.match(text, /^Not found:.*ambiguous/s);
+    assert.match(text, /"REPORT"/);
+    assert.match(text, /"report"/);
+    const missing = await callErr(srv.client, 'query_view', { ...args, view_name: 'NOTHING' });
+    assert.match(missing, /^Not found:.*does not exist/s);
+    const table = await callErr(srv.client, 'query_view', {
+        database: 'smcptest',
+        schema: 'public',
+        view_name: 'scratch',
+    });
+    assert.match(table, /is a table/);
+});
+
 test('execute_query returns typed values', async () => {
     const sc = await ok('execute_query', {
         query: 'SELECT id, i8, num, big, f4, b, jb, tstz, d, by, ai FROM public.all_types ORDER BY id',

@@ -649,11 +649,12 @@ static void test_case_insensitive(void)
     CHECK(e.kind == ERR_NOT_FOUND);
     CHECK(postgres_driver.reset(c, &e));
 
-    /* qualify: quoted, upper-case taken as the Snowflake spelling */
+    /* qualify: quoted exactly as given (no case guess: only the catalog,
+     * with a connection, can resolve a name) */
     strbuf sb;
     sb_init(&sb);
     CHECK(postgres_driver.qualify(be, "SMCPTEST", "PUBLIC", "ALL_TYPES_V", &sb, &e));
-    CHECK_STR(sb.data, "\"public\".\"all_types_v\"");
+    CHECK_STR(sb.data, "\"PUBLIC\".\"ALL_TYPES_V\"");
     sb_reset(&sb);
     CHECK(postgres_driver.qualify(be, NULL, "MixedCase", "Items", &sb, &e));
     CHECK_STR(sb.data, "\"MixedCase\".\"Items\"");
@@ -661,6 +662,59 @@ static void test_case_insensitive(void)
     CHECK(postgres_driver.qualify(be, NULL, "a\"b", "x", &sb, &e));
     CHECK_STR(sb.data, "\"a\"\"b\".\"x\"");
     sb_free(&sb);
+    postgres_driver.close(c);
+}
+
+/* DB_SAMPLE resolves a name as DB_DESCRIBE does: exact first, then
+ * case-insensitively, refusing ambiguity; so query_view and describe_view
+ * always see the same object. */
+static void test_sample(void)
+{
+    free(admin("CREATE SCHEMA IF NOT EXISTS case_c; "
+               "CREATE OR REPLACE VIEW case_c.\"REPORT\" AS SELECT 1 AS upper_one; "
+               "CREATE OR REPLACE VIEW case_c.report AS SELECT 2 AS lower_two; "
+               "GRANT USAGE ON SCHEMA case_c TO smcp; "
+               "GRANT SELECT ON ALL TABLES IN SCHEMA case_c TO smcp"));
+    db_conn *c = connect_one();
+    REQUIRE(c != NULL);
+    err_t e;
+    db_result *r = catalog(c, DB_DESCRIBE, NULL, "case_c", "REPORT", true, false, &e);
+    REQUIRE(r != NULL);
+    CHECK(has_row(r, "name", "upper_one"));
+    db_result_free(r);
+    r = catalog(c, DB_SAMPLE, NULL, "case_c", "REPORT", true, false, &e);
+    REQUIRE(r != NULL);
+    CHECK(r->ncols == 1 && strcmp(r->cols[0].name, "upper_one") == 0);
+    CHECK_JSON(r, 0, "upper_one", "1");
+    CHECK(db_result_row_count(r) == 1 && !r->truncated);
+    db_result_free(r);
+    r = catalog(c, DB_SAMPLE, NULL, "CASE_C", "report", true, false, &e);
+    REQUIRE(r != NULL);
+    CHECK(r->ncols == 1 && strcmp(r->cols[0].name, "lower_two") == 0);
+    CHECK_JSON(r, 0, "lower_two", "2");
+    db_result_free(r);
+    r = catalog(c, DB_SAMPLE, NULL, "case_c", "Report", true, false, &e);
+    CHECK(r == NULL && e.kind == ERR_NOT_FOUND);
+    CHECK_CONTAINS(e.msg, "ambiguous");
+    CHECK_CONTAINS(e.msg, "\"REPORT\"");
+    CHECK_CONTAINS(e.msg, "\"report\"");
+    r = catalog(c, DB_SAMPLE, NULL, "case_c", "nothing_here", true, false, &e);
+    CHECK(r == NULL && e.kind == ERR_NOT_FOUND);
+    CHECK_CONTAINS(e.msg, "does not exist");
+    /* a table asked for as a view */
+    r = catalog(c, DB_SAMPLE, "smcptest", "PUBLIC", "ALL_TYPES", true, false, &e);
+    CHECK(r == NULL && e.kind == ERR_NOT_FOUND);
+    CHECK_CONTAINS(e.msg, "is a table");
+    /* the row cap: one row kept of the view's two, truncation seen */
+    db_call call = call_with(1, 20000);
+    db_catalog_req req = {
+        .kind = DB_SAMPLE, .schema = "PUBLIC", .object = "ALL_TYPES_V", .want_view = true};
+    r = NULL;
+    REQUIRE(postgres_driver.catalog(c, &call, &req, &r, &e));
+    CHECK(db_result_row_count(r) == 1 && r->truncated);
+    CHECK(col_of(r, "txt") >= 0);
+    db_result_free(r);
+    CHECK(postgres_driver.reset(c, &e));
     postgres_driver.close(c);
 }
 
@@ -819,6 +873,7 @@ int main(void)
     TEST_RUN(test_reset_clears_session);
     TEST_RUN(test_catalog);
     TEST_RUN(test_case_insensitive);
+    TEST_RUN(test_sample);
     TEST_RUN(test_other_database);
     TEST_RUN(test_sql_error);
     TEST_RUN(test_killed_idle);

@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -735,6 +738,171 @@ static void test_deadline_cancels_in_snowflake(void)
     json_decref(st);
 }
 
+/* ---- network loss ----------------------------------------------------------- */
+
+/* A TCP relay in front of the emulator that can sever the driver's
+ * connections: every connection accepted before drop_until_ns is closed at
+ * once, and bumping epoch closes those being relayed. The test process owns
+ * both ends, so the driver sees real transport errors. */
+typedef struct relay {
+    int listen_fd;
+    int emu_port;
+    char host[64];
+    _Atomic int64_t drop_until_ns;
+    atomic_int epoch;
+    atomic_int dropped;
+    atomic_bool stop;
+    pthread_t acceptor;
+    pthread_t pipes[64];
+    atomic_int npipes;
+} relay;
+
+typedef struct relay_pipe {
+    relay *rl;
+    int client;
+    int epoch;
+} relay_pipe;
+
+static void close_both(int a, int b)
+{
+    shutdown(a, SHUT_RDWR);
+    shutdown(b, SHUT_RDWR);
+    close(a);
+    close(b);
+}
+
+static void *relay_pipe_run(void *p)
+{
+    relay_pipe *rp = p;
+    relay *rl = rp->rl;
+    int up = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)rl->emu_port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (up < 0 || connect(up, (struct sockaddr *)&a, sizeof a) != 0) {
+        close_both(rp->client, up);
+        free(rp);
+        return NULL;
+    }
+    char buf[16384];
+    for (;;) {
+        if (atomic_load(&rl->stop) || atomic_load(&rl->epoch) != rp->epoch)
+            break;
+        struct pollfd f[2] = {{.fd = rp->client, .events = POLLIN}, {.fd = up, .events = POLLIN}};
+        if (poll(f, 2, 20) < 0)
+            break;
+        bool eof = false;
+        for (int i = 0; i < 2 && !eof; i++) {
+            if (!(f[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            ssize_t n = read(f[i].fd, buf, sizeof buf);
+            eof = n <= 0 || write(f[1 - i].fd, buf, (size_t)n) != n;
+        }
+        if (eof)
+            break;
+    }
+    close_both(rp->client, up);
+    free(rp);
+    return NULL;
+}
+
+static void *relay_accept_run(void *p)
+{
+    relay *rl = p;
+    while (!atomic_load(&rl->stop)) {
+        struct pollfd f = {.fd = rl->listen_fd, .events = POLLIN};
+        if (poll(&f, 1, 20) <= 0)
+            continue;
+        int c = accept(rl->listen_fd, NULL, NULL);
+        if (c < 0)
+            continue;
+        int n = atomic_load(&rl->npipes);
+        if (clock_now_ns() < atomic_load(&rl->drop_until_ns) || n >= 64) {
+            atomic_fetch_add(&rl->dropped, 1);
+            close(c);
+            continue;
+        }
+        relay_pipe *rp = malloc(sizeof *rp);
+        *rp = (relay_pipe){.rl = rl, .client = c, .epoch = atomic_load(&rl->epoch)};
+        if (pthread_create(&rl->pipes[n], NULL, relay_pipe_run, rp) == 0)
+            atomic_store(&rl->npipes, n + 1);
+        else {
+            close(c);
+            free(rp);
+        }
+    }
+    return NULL;
+}
+
+static bool relay_start(relay *rl, int emu_port)
+{
+    memset(rl, 0, sizeof *rl);
+    rl->emu_port = emu_port;
+    rl->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    if (rl->listen_fd < 0 || bind(rl->listen_fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+        listen(rl->listen_fd, 16) != 0 ||
+        getsockname(rl->listen_fd, (struct sockaddr *)&a, &len) != 0)
+        return false;
+    snprintf(rl->host, sizeof rl->host, "127.0.0.1:%d", ntohs(a.sin_port));
+    return pthread_create(&rl->acceptor, NULL, relay_accept_run, rl) == 0;
+}
+
+static void relay_stop(relay *rl)
+{
+    atomic_store(&rl->stop, true);
+    pthread_join(rl->acceptor, NULL);
+    for (int i = 0; i < atomic_load(&rl->npipes); i++)
+        pthread_join(rl->pipes[i], NULL);
+    close(rl->listen_fd);
+}
+
+/* The network fails while the driver polls a running statement and the
+ * deadline passes during the retry pauses: that is a timeout, not a lost
+ * connection, and the statement (whose handle is known) is cancelled in
+ * Snowflake once the network is back. */
+static void test_network_loss_until_deadline(void)
+{
+    static relay rl;
+    int emu_port = atoi(strchr(host, ':') + 1);
+    REQUIRE(relay_start(&rl, emu_port));
+    char saved[sizeof host];
+    snprintf(saved, sizeof saved, "%s", host);
+    snprintf(host, sizeof host, "%s", rl.host);
+    db_backend *via = keypair_backend(key_enc, "pw");
+    snprintf(host, sizeof host, "%s", saved);
+    REQUIRE(via != NULL);
+    db_conn *c = NULL;
+    err_t e;
+    REQUIRE(via->driver->connect(via, 0, &c, &e));
+    reset_stats();
+    bg_query q = {.conn = c, .sql = "/*emu:slow=60000*/ SELECT 1", .timeout_ms = 2500};
+    atomic_init(&q.cancelled, false);
+    /* Not later than the deadline bg_run sets: every connection made before
+     * it fails, and the cancel (made after it) gets through. */
+    int64_t drop_until = clock_deadline_in_ms(q.timeout_ms);
+    pthread_t t;
+    REQUIRE(pthread_create(&t, NULL, bg_run, &q) == 0);
+    CHECK(wait_running(1));
+    clock_sleep_ms(300); /* let the driver settle into its poll wait */
+    atomic_store(&rl.drop_until_ns, drop_until);
+    atomic_fetch_add(&rl.epoch, 1);
+    pthread_join(t, NULL);
+    CHECK(!q.ok);
+    if (!CHECK(q.err.kind == ERR_TIMEOUT))
+        fprintf(stderr, "    got: %s\n", q.err.msg);
+    CHECK(atomic_load(&rl.dropped) >= 1);
+    json_t *st = stats();
+    CHECK(stat_int(st, "cancels") == 1);
+    json_t *h = json_array_get(json_object_get(st, "cancelled_handles"), 0);
+    CHECK(json_is_true(json_object_get(h, "was_running")));
+    json_decref(st);
+    via->driver->close(c);
+    db_backend_free(via);
+    relay_stop(&rl);
+}
+
 /* ---- through the pool ------------------------------------------------------ */
 
 static dbp *pool_;
@@ -859,6 +1027,7 @@ int main(void)
     TEST_RUN(test_cancel_from_another_thread);
     TEST_RUN(test_cancel_during_submit);
     TEST_RUN(test_deadline_cancels_in_snowflake);
+    TEST_RUN(test_network_loss_until_deadline);
     TEST_RUN(test_pool);
     be->driver->close(conn);
     db_backend_free(be);

@@ -772,6 +772,47 @@ static void test_virtual_tables(void)
     db_backend_free(vb);
 }
 
+/* DB_SAMPLE: the first rows of an object, named as DB_DESCRIBE resolves
+ * it, on the object's own database, with the row cap and its truncation. */
+static void test_sample(void)
+{
+    db_conn *c = connect_or_die();
+    err_t err;
+    db_call call = default_call();
+    call.max_rows = 2;
+    db_catalog_req req = {.kind = DB_SAMPLE, .database = "shop", .object = "items"};
+    db_result *r = NULL;
+    REQUIRE(be->driver->catalog(c, &call, &req, &r, &err));
+    CHECK(db_result_row_count(r) == 2 && r->truncated);
+    CHECK(r->ncols == 6 && strcmp(r->cols[0].name, "id") == 0);
+    db_result_free(r);
+    /* a view, case-insensitively; want_view refuses a table */
+    req.object = "cheap";
+    req.want_view = true;
+    call.max_rows = 100;
+    r = NULL;
+    REQUIRE(be->driver->catalog(c, &call, &req, &r, &err));
+    CHECK(!r->truncated && r->ncols > 0);
+    db_result_free(r);
+    req.object = "ITEMS";
+    r = NULL;
+    CHECK(!be->driver->catalog(c, &call, &req, &r, &err) && r == NULL);
+    CHECK(err.kind == ERR_NOT_FOUND);
+    CHECK_CONTAINS(err.msg, "is a table");
+    req.object = "nothing";
+    CHECK(!be->driver->catalog(c, &call, &req, &r, &err));
+    CHECK(err.kind == ERR_NOT_FOUND);
+    CHECK_CONTAINS(err.msg, "does not exist");
+    /* the other database's object, through its own handle */
+    req = (db_catalog_req){.kind = DB_SAMPLE, .database = "OTHER", .object = "t"};
+    r = NULL;
+    REQUIRE(be->driver->catalog(c, &call, &req, &r, &err));
+    CHECK(db_result_row_count(r) == 1 && json_integer_value(cell(r, 0, 0)) == 42);
+    CHECK_STR(r->cols[0].name, "x");
+    db_result_free(r);
+    be->driver->close(c);
+}
+
 int main(void)
 {
     setup();
@@ -791,6 +832,7 @@ int main(void)
     TEST_RUN(test_bad_file_is_a_connect_error);
     TEST_RUN(test_file_replaced_is_conn_lost);
     TEST_RUN(test_virtual_tables);
+    TEST_RUN(test_sample);
     db_backend_free(be);
     nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return test_summary();

@@ -380,7 +380,10 @@ static step exchange_json(run *r, exchange *x, const char *retry_url, json_t **j
         }
         if (o == SFHTTP_STOPPED || o == SFHTTP_DEADLINE) {
             sb_free(&rs.body);
-            *sent_any = true;
+            /* Only a request that left this host can have started a
+             * statement; resending its requestId later would start it. */
+            if (!rs.not_sent)
+                *sent_any = true;
             return STEP_PENDING;
         }
         if (retry_url)
@@ -390,12 +393,13 @@ static step exchange_json(run *r, exchange *x, const char *retry_url, json_t **j
         if (o == SFHTTP_NETWORK) {
             log_debug("snowflake", "network error (attempt %d): %s", r->attempt + 1, rs.error);
             bool more = ++r->attempt < SFAPI_MAX_ATTEMPTS;
-            if (more && pause_ms(r, backoff_ms(r->attempt - 1), x->deadline_ns)) {
+            if (more) {
                 sb_free(&rs.body);
-                continue;
-            }
-            if (more && should_stop(r)) {
-                sb_free(&rs.body);
+                if (pause_ms(r, backoff_ms(r->attempt - 1), x->deadline_ns))
+                    continue;
+                /* Out of time or cancelled while waiting to retry: that is
+                 * a timeout or a cancel (the caller cancels what it knows
+                 * of), not a lost connection. */
                 return STEP_PENDING;
             }
             network_fail(r, &rs, !*sent_any, err);
@@ -429,6 +433,24 @@ static step exchange_json(run *r, exchange *x, const char *retry_url, json_t **j
 
 /* ---- cancelling ----------------------------------------------------------- */
 
+/* send_once for a cancel: a 401 renews the token once and resends, since a
+ * cancel that fails on an expired token leaves the statement running. */
+static sfhttp_outcome send_cancel_request(run *r, exchange *x, sfhttp_resp *rs)
+{
+    uint64_t gen = 0;
+    err_t e;
+    sfhttp_outcome o = send_once(r, x, rs, &gen, &e);
+    if (o == SFHTTP_RESPONSE && rs->status == 401) {
+        if (!sfauth_renew(r->api->auth, gen, &e)) {
+            log_info("snowflake", "cannot renew the token to cancel: %s", e.msg);
+            return o;
+        }
+        sb_free(&rs->body);
+        o = send_once(r, x, rs, &gen, &e);
+    }
+    return o;
+}
+
 static void cancel_handle(run *r, const char *handle)
 {
     strbuf url;
@@ -439,9 +461,7 @@ static void cancel_handle(run *r, const char *handle)
                   .deadline_ns = clock_deadline_in_ms(CANCEL_BUDGET_MS),
                   .stoppable = false};
     sfhttp_resp rs;
-    uint64_t gen;
-    err_t e;
-    sfhttp_outcome o = send_once(r, &x, &rs, &gen, &e);
+    sfhttp_outcome o = send_cancel_request(r, &x, &rs);
     if (o != SFHTTP_RESPONSE || rs.status != 200)
         log_info("snowflake", "cancelling statement %s: %s", handle,
                  o == SFHTTP_RESPONSE ? "Snowflake did not confirm" : "no answer");
@@ -465,9 +485,7 @@ static void cancel_by_request(run *r, const char *request_id, const char *body)
                   .deadline_ns = clock_deadline_in_ms(CANCEL_BUDGET_MS),
                   .stoppable = false};
     sfhttp_resp rs;
-    uint64_t gen;
-    err_t e;
-    if (send_once(r, &x, &rs, &gen, &e) == SFHTTP_RESPONSE && rs.status == 202) {
+    if (send_cancel_request(r, &x, &rs) == SFHTTP_RESPONSE && rs.status == 202) {
         json_t *j = json_loadb(rs.body.data, rs.body.len, 0, NULL);
         char *h = handle_of(j);
         if (h)
@@ -511,6 +529,11 @@ static bool poll_until_done(run *r, json_t **j, err_t *err)
         }
         if (s == STEP_FAIL) {
             err->never_ran = false;
+            /* The statement may still be running (e.g. the network failed
+             * on every retry): cancel it, best effort. A statement that
+             * Snowflake reported as failed or cancelled has already ended. */
+            if (err->kind != ERR_SQL && err->kind != ERR_NOT_FOUND && err->kind != ERR_CANCELLED)
+                cancel_handle(r, handle);
             break;
         }
         if (status == 200) {

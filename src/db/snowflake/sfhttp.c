@@ -230,13 +230,15 @@ sfhttp_outcome sfhttp_perform(sfhttp *h, const sfhttp_req *rq, sfhttp_resp *rs)
             snprintf(rs->error, sizeof rs->error, "%s", curl_multi_strerror(mc));
             break;
         }
-        if (rq->stop && rq->stop(rq->stop_ctx)) {
-            out = SFHTTP_STOPPED;
-            break;
-        }
         int64_t now = clock_now_ns();
-        if (now >= deadline) {
-            out = SFHTTP_DEADLINE;
+        bool stopped = rq->stop && rq->stop(rq->stop_ctx);
+        if (stopped || now >= deadline) {
+            /* Not one byte of the body left: the server cannot have
+             * started the statement, so nothing must be cancelled. */
+            curl_off_t up = 0;
+            curl_easy_getinfo(h->easy, CURLINFO_SIZE_UPLOAD_T, &up);
+            rs->not_sent = rq->body && up == 0;
+            out = stopped ? SFHTTP_STOPPED : SFHTTP_DEADLINE;
             break;
         }
         curl_multi_poll(h->multi, NULL, 0, (int)poll_ms(now, deadline), NULL);

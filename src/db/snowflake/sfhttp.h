@@ -46,7 +46,8 @@ typedef enum sfhttp_outcome {
 typedef struct sfhttp_resp {
     long status;
     strbuf body;     /* initialised by sfhttp_perform; the caller frees it */
-    bool not_sent;   /* the request provably never reached the server */
+    bool not_sent;   /* the request provably never reached the server (set for
+                      * SFHTTP_NETWORK, SFHTTP_STOPPED and SFHTTP_DEADLINE) */
     char error[256]; /* transport error text, when SFHTTP_NETWORK */
 } sfhttp_resp;
 

@@ -269,6 +269,9 @@ char *sfjwt_sign(const sfjwt_key *k, const char *account, const char *user, int6
         if (rs256(k->pkey, jwt.data, &sig, &siglen)) {
             char *s = sfjwt_b64url(sig, siglen);
             sb_printf(&jwt, ".%s", s);
+            /* The signature makes the JWT a bearer credential: wipe copies. */
+            OPENSSL_cleanse(s, strlen(s));
+            OPENSSL_cleanse(sig, siglen);
             free(s);
             free(sig);
             out = sb_detach(&jwt);

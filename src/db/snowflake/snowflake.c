@@ -569,6 +569,31 @@ static bool view_definition(db_conn *c, const db_call *call, const db_catalog_re
     return ok;
 }
 
+/* The first rows of an object. Names resolve as qualify resolves them
+ * (Snowflake's own rules: unquoted names are upper-cased by the server, so
+ * there is no case-insensitive lookup to disagree with describe). The kind
+ * is not checked: that would cost a second round trip, and a SELECT reads a
+ * table as well as a view. */
+static bool sample_object(db_conn *c, const db_call *call, const db_catalog_req *req,
+                          db_result **out, err_t *err)
+{
+    names n;
+    if (!resolve(c->cfg, req->database, req->schema, req->object, 3, &n, err))
+        return false;
+    strbuf sql;
+    sb_init(&sql);
+    sb_puts(&sql, "SELECT * FROM ");
+    bool ok = quote_names(&n, 3, &sql, err);
+    if (ok) {
+        /* One row past the limit lets the result see that more exist. */
+        sb_printf(&sql, " LIMIT %zu", call->max_rows + 1);
+        ok = run_sql(c, call, sql.data, true, out, NULL, err);
+    }
+    sb_free(&sql);
+    names_free(&n);
+    return ok;
+}
+
 static bool sf_catalog(db_conn *c, const db_call *call, const db_catalog_req *req, db_result **out,
                        err_t *err)
 {
@@ -583,6 +608,8 @@ static bool sf_catalog(db_conn *c, const db_call *call, const db_catalog_req *re
         return describe_object(c, call, req, out, err);
     case DB_VIEW_DEFINITION:
         return view_definition(c, call, req, out, err);
+    case DB_SAMPLE:
+        return sample_object(c, call, req, out, err);
     }
     err_set(err, ERR_INVALID, "unknown catalog request");
     return false;
