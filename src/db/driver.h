@@ -77,11 +77,6 @@ typedef struct db_driver {
     bool (*execute)(db_conn *c, const db_call *call, const char *sql, db_result **out, err_t *err);
     bool (*catalog)(db_conn *c, const db_call *call, const db_catalog_req *req, db_result **out,
                     err_t *err);
-    /* Appends a reference to database.schema.object for use in FROM, with
-     * every part quoted as this engine requires; false if it cannot be
-     * named (e.g. an unknown schema). */
-    bool (*qualify)(const db_backend *be, const char *database, const char *schema,
-                    const char *object, strbuf *out, err_t *err);
     void (*cancel)(db_conn *c);
     /* Clears session state so nothing of one call reaches the next. */
     bool (*reset)(db_conn *c, err_t *err);

@@ -1269,42 +1269,12 @@ static bool pg_catalog(db_conn *c, const db_call *call, const db_catalog_req *re
 
 /* ---- naming ------------------------------------------------------------------- */
 
-/* Names are quoted exactly as given: without a connection qualify cannot
- * look a name up, and guessing a case could name another object than the
- * catalog finds. query_view does not use qualify; it asks the catalog for
- * DB_SAMPLE, which resolves names as describe does. */
-static bool pg_qualify(const db_backend *be, const char *database, const char *schema,
-                       const char *object, strbuf *out, err_t *err)
-{
-    /* The database is checked when the statement runs (precheck): a
-     * PostgreSQL name has no database part. */
-    if (!object || !*object) {
-        err_set(err, ERR_INVALID, "no object name given");
-        return false;
-    }
-    strbuf tmp;
-    sb_init(&tmp);
-    bool ok = true;
-    if (schema) {
-        ok = sql_quote_ident(schema, &tmp, err);
-        if (ok)
-            sb_putc(&tmp, '.');
-    }
-    if (ok)
-        ok = sql_quote_ident(object, &tmp, err);
-    if (ok)
-        sb_append(out, tmp.data, tmp.len);
-    sb_free(&tmp);
-    return ok;
-}
-
 const db_driver postgres_driver = {
     .name = "postgres",
     .connect = pg_connect,
     .ping = pg_ping,
     .execute = pg_execute,
     .catalog = pg_catalog,
-    .qualify = pg_qualify,
     .cancel = pg_cancel,
     .reset = pg_reset,
     .close = pg_close,

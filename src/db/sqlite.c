@@ -1194,43 +1194,12 @@ static void sqlite_close(db_conn *c)
     free(c);
 }
 
-static bool sqlite_qualify(const db_backend *be, const char *database, const char *schema,
-                           const char *object, strbuf *out, err_t *err)
-{
-    const sqlite_cfg *cfg = be->cfg;
-    size_t idx;
-    if (!find_db(cfg, database, &idx, err) || !check_schema(cfg, idx, schema, err))
-        return false;
-    if (!object || !*object) {
-        err_set(err, ERR_INVALID, "an object name is required");
-        return false;
-    }
-    const char *name = cfg->dbs[idx].name;
-    /* Every handle attaches every database under its name when they fit
-     * SQLite's attach limit; otherwise only the call's own database is sure
-     * to be reachable, as main. */
-    bool attached =
-        cfg->all_attached && strcasecmp(name, "main") != 0 && strcasecmp(name, "temp") != 0;
-    strbuf q;
-    sb_init(&q);
-    bool ok = sql_quote_ident(attached ? name : "main", &q, err);
-    if (ok) {
-        sb_putc(&q, '.');
-        ok = sql_quote_ident(object, &q, err);
-    }
-    if (ok)
-        sb_append(out, q.data, q.len);
-    sb_free(&q);
-    return ok;
-}
-
 const db_driver sqlite_driver = {
     .name = "sqlite",
     .connect = sqlite_connect,
     .ping = sqlite_ping,
     .execute = sqlite_execute,
     .catalog = sqlite_catalog,
-    .qualify = sqlite_qualify,
     .cancel = sqlite_cancel,
     .reset = sqlite_reset,
     .close = sqlite_close,

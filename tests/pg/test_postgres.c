@@ -649,19 +649,6 @@ static void test_case_insensitive(void)
     CHECK(e.kind == ERR_NOT_FOUND);
     CHECK(postgres_driver.reset(c, &e));
 
-    /* qualify: quoted exactly as given (no case guess: only the catalog,
-     * with a connection, can resolve a name) */
-    strbuf sb;
-    sb_init(&sb);
-    CHECK(postgres_driver.qualify(be, "SMCPTEST", "PUBLIC", "ALL_TYPES_V", &sb, &e));
-    CHECK_STR(sb.data, "\"PUBLIC\".\"ALL_TYPES_V\"");
-    sb_reset(&sb);
-    CHECK(postgres_driver.qualify(be, NULL, "MixedCase", "Items", &sb, &e));
-    CHECK_STR(sb.data, "\"MixedCase\".\"Items\"");
-    sb_reset(&sb);
-    CHECK(postgres_driver.qualify(be, NULL, "a\"b", "x", &sb, &e));
-    CHECK_STR(sb.data, "\"a\"\"b\".\"x\"");
-    sb_free(&sb);
     postgres_driver.close(c);
 }
 

@@ -237,14 +237,14 @@ static void test_backend_and_qualify(void)
 
     strbuf q;
     sb_init(&q);
-    CHECK(be->driver->qualify(be, NULL, "public", "orders", &q, &e));
+    CHECK(snowflake_qualify(be, NULL, "public", "orders", &q, &e));
     CHECK_STR(q.data, "\"SALES\".\"PUBLIC\".\"ORDERS\"");
     sb_reset(&q);
-    CHECK(be->driver->qualify(be, "\"odd\"\"db\"", "\"s\"", "\"v 1\"", &q, &e));
+    CHECK(snowflake_qualify(be, "\"odd\"\"db\"", "\"s\"", "\"v 1\"", &q, &e));
     CHECK_STR(q.data, "\"odd\"\"db\".\"s\".\"v 1\"");
     sb_reset(&q);
     err_clear(&e);
-    CHECK(!be->driver->qualify(be, NULL, NULL, "orders", &q, &e)); /* no schema configured */
+    CHECK(!snowflake_qualify(be, NULL, NULL, "orders", &q, &e)); /* no schema configured */
     CHECK(e.kind == ERR_INVALID);
     CHECK_CONTAINS(e.msg, "SNOWFLAKE_SCHEMA");
     CHECK(q.len == 0);
@@ -282,7 +282,7 @@ static void test_dsn_backend(void)
     CHECK_CONTAINS(be->description, "warehouse WH");
     strbuf q;
     sb_init(&q);
-    CHECK(be->driver->qualify(be, NULL, NULL, "t", &q, &e));
+    CHECK(snowflake_qualify(be, NULL, NULL, "t", &q, &e));
     CHECK_STR(q.data, "\"DB1\".\"SCH1\".\"T\"");
     sb_free(&q);
     db_backend_free(be);

@@ -294,7 +294,7 @@ static bool quote_names(const names *n, int levels, strbuf *out, err_t *err)
     return ok;
 }
 
-static bool sf_qualify(const db_backend *be, const char *database, const char *schema,
+bool snowflake_qualify(const db_backend *be, const char *database, const char *schema,
                        const char *object, strbuf *out, err_t *err)
 {
     names n;
@@ -703,7 +703,6 @@ const db_driver snowflake_driver = {
     .ping = sf_ping,
     .execute = sf_execute,
     .catalog = sf_catalog,
-    .qualify = sf_qualify,
     .cancel = sf_cancel,
     .reset = sf_reset,
     .close = sf_close,

@@ -44,4 +44,10 @@ db_backend *snowflake_backend_open(const char *dsn, err_t *err);
  * report says what was proven before. be must be a Snowflake backend. */
 bool snowflake_check(const db_backend *be, strbuf *report, err_t *err);
 
+/* Appends "DB"."SCHEMA"."OBJECT" for use in FROM: names resolve as in
+ * Snowflake SQL (plain ones upper-cased, "quoted" ones kept), database and
+ * schema default to the configured ones; false (ERR_INVALID) when none. */
+bool snowflake_qualify(const db_backend *be, const char *database, const char *schema,
+                       const char *object, strbuf *out, err_t *err);
+
 #endif
