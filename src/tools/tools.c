@@ -311,11 +311,12 @@ static void progress(const tools_call_env *env, double done, const char *msg)
         env->progress(env->progress_ctx, done, 1, msg);
 }
 
+/* limit: the rows the caller asked for (0: the server's cap, unmentioned). */
 static json_t *run_catalog(tools_ctx *t, const tool_args *a, const tools_call_env *env,
-                           db_catalog_kind kind, bool want_view, bool want_table)
+                           db_catalog_kind kind, bool want_view, bool want_table, size_t limit)
 {
     db_call call;
-    call_init(t, a, (size_t)t->cfg->max_rows, &call);
+    call_init(t, a, limit ? limit : (size_t)t->cfg->max_rows, &call);
     db_catalog_req req = {.kind = kind,
                           .database = call.database,
                           .schema = call.schema,
@@ -329,13 +330,13 @@ static json_t *run_catalog(tools_ctx *t, const tool_args *a, const tools_call_en
     if (!dbp_catalog(t->dbp, &call, env->cancel, env->tag, &req, &r, &e))
         return error_result(&e);
     double ms = elapsed_ms_since(t0);
-    json_t *res = table_result(t, r, 0, ms, NULL);
+    json_t *res = table_result(t, r, limit, ms, NULL);
     db_result_free(r);
     return res;
 }
 
 static json_t *run_sql(tools_ctx *t, const tool_args *a, const tools_call_env *env, const char *sql,
-                       size_t limit, json_t *extra)
+                       size_t limit)
 {
     db_call call;
     call_init(t, a, limit, &call);
@@ -343,39 +344,37 @@ static json_t *run_sql(tools_ctx *t, const tool_args *a, const tools_call_env *e
     err_t e;
     int64_t t0 = clock_now_ns();
     progress(env, 0, "running");
-    if (!dbp_execute(t->dbp, &call, env->cancel, env->tag, sql, &r, &e)) {
-        json_decref(extra);
+    if (!dbp_execute(t->dbp, &call, env->cancel, env->tag, sql, &r, &e))
         return error_result(&e);
-    }
     double ms = elapsed_ms_since(t0);
-    json_t *res = table_result(t, r, limit, ms, extra);
+    json_t *res = table_result(t, r, limit, ms, NULL);
     db_result_free(r);
     return res;
 }
 
 static json_t *t_list_databases(tools_ctx *t, const tool_args *a, const tools_call_env *env)
 {
-    return run_catalog(t, a, env, DB_LIST_DATABASES, false, false);
+    return run_catalog(t, a, env, DB_LIST_DATABASES, false, false, 0);
 }
 
 static json_t *t_list_schemas(tools_ctx *t, const tool_args *a, const tools_call_env *env)
 {
-    return run_catalog(t, a, env, DB_LIST_SCHEMAS, false, false);
+    return run_catalog(t, a, env, DB_LIST_SCHEMAS, false, false, 0);
 }
 
 static json_t *t_list_tables(tools_ctx *t, const tool_args *a, const tools_call_env *env)
 {
-    return run_catalog(t, a, env, DB_LIST_TABLES, false, false);
+    return run_catalog(t, a, env, DB_LIST_TABLES, false, false, 0);
 }
 
 static json_t *t_list_views(tools_ctx *t, const tool_args *a, const tools_call_env *env)
 {
-    return run_catalog(t, a, env, DB_LIST_VIEWS, false, false);
+    return run_catalog(t, a, env, DB_LIST_VIEWS, false, false, 0);
 }
 
 static json_t *t_describe_table(tools_ctx *t, const tool_args *a, const tools_call_env *env)
 {
-    return run_catalog(t, a, env, DB_DESCRIBE, false, true);
+    return run_catalog(t, a, env, DB_DESCRIBE, false, true, 0);
 }
 
 /* Fetches a view's definition as one string; NULL with e on failure. */
@@ -429,23 +428,7 @@ static json_t *t_query_view(tools_ctx *t, const tool_args *a, const tools_call_e
 {
     /* The driver resolves the name exactly as describe_view does, so both
      * tools always see the same object. */
-    db_call call;
-    call_init(t, a, (size_t)a->limit, &call);
-    db_catalog_req req = {.kind = DB_SAMPLE,
-                          .database = call.database,
-                          .schema = call.schema,
-                          .object = a->object,
-                          .want_view = true};
-    db_result *r = NULL;
-    err_t e;
-    int64_t t0 = clock_now_ns();
-    progress(env, 0, "running");
-    if (!dbp_catalog(t->dbp, &call, env->cancel, env->tag, &req, &r, &e))
-        return error_result(&e);
-    double ms = elapsed_ms_since(t0);
-    json_t *res = table_result(t, r, (size_t)a->limit, ms, NULL);
-    db_result_free(r);
-    return res;
+    return run_catalog(t, a, env, DB_SAMPLE, true, false, (size_t)a->limit);
 }
 
 static json_t *t_execute_query(tools_ctx *t, const tool_args *a, const tools_call_env *env)
@@ -455,7 +438,7 @@ static json_t *t_execute_query(tools_ctx *t, const tool_args *a, const tools_cal
     if (!sql_guard_check(t->dialect, a->query, strlen(a->query), &g, &e))
         return error_result(&e);
     char *stmt = xstrndup(a->query + g.start, g.len);
-    json_t *res = run_sql(t, a, env, stmt, (size_t)a->limit, NULL);
+    json_t *res = run_sql(t, a, env, stmt, (size_t)a->limit);
     free(stmt);
     return res;
 }
