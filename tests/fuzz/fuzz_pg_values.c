@@ -32,6 +32,8 @@
 #include "core/utf8.h"
 #include "db/pgvalue.h"
 
+#include "fuzz_json.h"
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Scalars, arrays of each, and OIDs pgvalue does not know. */
@@ -88,41 +90,6 @@ static const unsigned int types[] = {
 #define NTYPES (sizeof types / sizeof *types)
 
 /* ---- generic checks ------------------------------------------------------- */
-
-static void check_utf8_tree(const json_t *v)
-{
-    if (json_is_string(v)) {
-        if (!utf8_valid(json_string_value(v), json_string_length(v)))
-            abort();
-    } else if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v); i++)
-            check_utf8_tree(json_array_get(v, i));
-    } else if (json_is_object(v)) {
-        const char *k;
-        json_t *m;
-        json_object_foreach((json_t *)v, k, m)
-        {
-            if (!utf8_valid(k, strlen(k)))
-                abort();
-            check_utf8_tree(m);
-        }
-    }
-}
-
-static void check_json_value(const json_t *v)
-{
-    if (!v)
-        abort();
-    check_utf8_tree(v);
-    char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-    if (!text)
-        abort();
-    json_t *back = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    if (!back || !json_equal(back, v))
-        abort();
-    json_decref(back);
-    free(text);
-}
 
 /* The string v must be the n bytes at s, repaired to valid UTF-8. */
 static void check_same_text(const json_t *v, const char *s, size_t n)
