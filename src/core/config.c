@@ -38,7 +38,7 @@ static const spec specs[] = {
      "postgres://user@host:port/db or key=value conninfo (PG* variables apply), "
      "snowflake://user@account/db/schema; with none, SNOWFLAKE_ACCOUNT selects Snowflake"},
     {"SNOWFLAKE_DATABASE", "--database", K_STRING, OFF(database), 0, 0, 0, "(first database)",
-     "Default database for tools called without one"},
+     "Default database of execute_query (the other tools name theirs)"},
     {"SNOWFLAKE_SCHEMA", "--schema", K_STRING, OFF(schema), 0, 0, 0, "PUBLIC",
      "Default schema for tools called without one"},
     {"SNOWFLAKE_MCP_CACHE_DIR", "--cache-dir", K_STRING, OFF(cache_dir), 0, 0, 0,
@@ -55,7 +55,7 @@ static const spec specs[] = {
      INT64_MAX, "30 (min)", "Idle connections above the minimum are closed after this"},
     {"SNOWFLAKE_POOL_HEALTH_CHECK_MINUTES", NULL, K_DURATION, OFF(pool.health_interval_ms), MS_MIN,
      10, INT64_MAX, "5 (min)", "How often idle connections are checked"},
-    {"SNOWFLAKE_POOL_RETRY_ATTEMPTS", NULL, K_INT, OFF(pool.retry_attempts), 0, 0, 100, "3",
+    {"SNOWFLAKE_POOL_RETRY_ATTEMPTS", NULL, K_INT, OFF(pool.retry_attempts), 0, 0, 30, "3",
      "Connect retries after a failure (exponential backoff with jitter)"},
     {"SNOWFLAKE_CONN_REFRESH_HOURS", NULL, K_DURATION, OFF(pool.max_lifetime_ms), MS_H, 1000,
      INT64_MAX, "8 (h)", "Connections are replaced after this (minus up to 2.5% jitter)"},
@@ -464,12 +464,48 @@ bool config_load(app_config *cfg, int argc, char **argv, int *argi, err_t *err)
     return config_apply_flags(cfg, argc, argv, argi, err);
 }
 
+/* The pool names its fields; a user knows the settings. */
+static void name_pool_settings(err_t *err)
+{
+    static const char *const names[][2] = {
+        {"min_size", "SNOWFLAKE_POOL_MIN_SIZE"},
+        {"max_size", "SNOWFLAKE_POOL_MAX_SIZE"},
+        {"retry_attempts", "SNOWFLAKE_POOL_RETRY_ATTEMPTS"},
+        {"acquire_timeout_ms", "SNOWFLAKE_POOL_CONNECTION_TIMEOUT"},
+        {"max_idle_ms", "SNOWFLAKE_POOL_MAX_INACTIVE_MINUTES"},
+        {"health_interval_ms", "SNOWFLAKE_POOL_HEALTH_CHECK_MINUTES"},
+        {"max_lifetime_ms", "SNOWFLAKE_CONN_REFRESH_HOURS"},
+        {"validate_after_idle_ms", "SNOWFLAKE_POOL_VALIDATE_AFTER_IDLE"},
+        {"validation_timeout_ms", "SNOWFLAKE_POOL_VALIDATION_TIMEOUT"},
+        {"leak_threshold_ms", "SNOWFLAKE_POOL_LEAK_THRESHOLD"},
+        {"connect_timeout_ms", "SNOWFLAKE_POOL_CONNECT_TIMEOUT"},
+    };
+    strbuf sb;
+    sb_init(&sb);
+    for (const char *p = err->msg; *p;) {
+        size_t i = 0;
+        for (; i < sizeof names / sizeof *names; i++) {
+            size_t n = strlen(names[i][0]);
+            if (strncmp(p, names[i][0], n) == 0 && !isalnum((unsigned char)p[n]) && p[n] != '_')
+                break;
+        }
+        if (i < sizeof names / sizeof *names) {
+            sb_puts(&sb, names[i][1]);
+            p += strlen(names[i][0]);
+        } else {
+            sb_putc(&sb, *p++);
+        }
+    }
+    snprintf(err->msg, sizeof err->msg, "%s", sb.data);
+    sb_free(&sb);
+}
+
 bool config_apply_flags(app_config *cfg, int argc, char **argv, int *argi, err_t *err)
 {
     if (!load_flags(cfg, argc, argv, argi, err))
         return false;
     if (!pool_config_validate(&cfg->pool, err)) {
-        err_prefix(err, "pool settings (SNOWFLAKE_POOL_*)");
+        name_pool_settings(err);
         return false;
     }
     return true;

@@ -8,7 +8,7 @@
 #include "core/utf8.h"
 #include "core/xalloc.h"
 
-#define ALLOWED "Allowed: SELECT, WITH … SELECT, SHOW, DESCRIBE, EXPLAIN"
+#define ALLOWED "Allowed: SELECT, WITH … SELECT, VALUES, SHOW, DESCRIBE, EXPLAIN"
 #define NO_MATCH SIZE_MAX
 
 /* The statement under check: its significant tokens (no whitespace or

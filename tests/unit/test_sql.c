@@ -359,7 +359,7 @@ static void test_refuses_modifying_statements(void)
     CHECK(refused_everywhere("DROP TABLE t", "DROP statements change the schema"));
     CHECK(refused_everywhere("INSERT INTO t VALUES (1)",
                              "refused: INSERT statements modify data; this server is read-only. "
-                             "Allowed: SELECT, WITH … SELECT, SHOW, DESCRIBE, EXPLAIN"));
+                             "Allowed: SELECT, WITH … SELECT, VALUES, SHOW, DESCRIBE, EXPLAIN"));
     CHECK(refused_everywhere("update t set a = 1", "UPDATE statements modify data"));
     CHECK(refused_everywhere("DELETE FROM t", "DELETE"));
     CHECK(
