@@ -408,11 +408,14 @@ static void handle_tools_call(mcp_session *s, json_t *id, json_t *params)
     pthread_mutex_unlock(&s->mu);
 
     if (!workq_submit(s->srv->wq, run_call, c)) {
-        call_finish(c);
-        json_t *busy =
-            json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text",
-                      "Busy: too many tool calls are queued; retry shortly.", "isError", 1);
-        send_result(s, id, busy);
+        if (call_finish(c)) {
+            json_t *busy =
+                json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text",
+                          "Busy: too many tool calls are queued; retry shortly.", "isError", 1);
+            send_result(s, id, busy);
+        } else {
+            s->send(s->send_ctx, NULL, 0, id); /* cancelled meanwhile: no answer */
+        }
         observe_call(s->srv, c->name, MCP_CALL_ERROR, clock_now_ns());
         call_free(c);
         call_done(s);
