@@ -52,11 +52,6 @@ void metrics_free(metrics *m)
     free(m);
 }
 
-const char *metrics_outcome_name(metrics_outcome o)
-{
-    return (unsigned)o < METRICS_NOUTCOMES ? outcome_names[o] : "unknown";
-}
-
 static tool_slot *find_tool(metrics *m, const char *tool)
 {
     int n = atomic_load_explicit(&m->ntools, memory_order_acquire);

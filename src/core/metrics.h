@@ -32,7 +32,6 @@ extern const double metrics_latency_bucket_ms[METRICS_LATENCY_BUCKETS];
 metrics *metrics_new(void);
 void metrics_free(metrics *m);
 
-const char *metrics_outcome_name(metrics_outcome o);
 /* Records one finished tool call. Past 64 distinct names, calls are counted
  * under the tool name "other". */
 void metrics_call(metrics *m, const char *tool, metrics_outcome outcome, int64_t latency_ns);

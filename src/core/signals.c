@@ -7,12 +7,10 @@
 #include <unistd.h>
 
 static int pipe_fds[2] = {-1, -1};
-static volatile sig_atomic_t last_signal;
 
 static void on_stop(int sig)
 {
     int saved = errno;
-    last_signal = sig;
     if (pipe_fds[1] >= 0) {
         char b = 1;
         ssize_t n = write(pipe_fds[1], &b, 1);
@@ -39,9 +37,4 @@ int signals_install(void)
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
     return pipe_fds[0];
-}
-
-int signals_last(void)
-{
-    return last_signal;
 }

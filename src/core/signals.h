@@ -9,7 +9,5 @@
 
 /* Returns the fd that becomes readable when a stop signal arrives, or -1. */
 int signals_install(void);
-/* The last stop signal received (0 if none). */
-int signals_last(void);
 
 #endif

@@ -82,14 +82,6 @@ bool workq_submit(workq *q, workq_fn fn, void *arg)
     return true;
 }
 
-size_t workq_pending(workq *q)
-{
-    pthread_mutex_lock(&q->mu);
-    size_t n = q->queued + q->running;
-    pthread_mutex_unlock(&q->mu);
-    return n;
-}
-
 void workq_destroy(workq *q)
 {
     if (!q)

@@ -19,7 +19,6 @@ workq *workq_new(int threads, size_t max_queued);
  * fn is then not called and arg stays the caller's. */
 bool workq_submit(workq *q, workq_fn fn, void *arg);
 /* Jobs waiting plus running. */
-size_t workq_pending(workq *q);
 void workq_destroy(workq *q);
 
 #endif

@@ -107,11 +107,6 @@ void dbp_cancel_fire(dbp_cancel *c)
     pthread_mutex_unlock(&c->mu);
 }
 
-bool dbp_cancel_fired(dbp_cancel *c)
-{
-    return atomic_load(&c->fired);
-}
-
 /* Publishes conn as the one to cancel; false if cancel already fired. */
 static bool cancel_attach(dbp_cancel *c, const db_driver *drv, db_conn *conn)
 {

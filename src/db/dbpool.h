@@ -28,7 +28,6 @@ dbp_cancel *dbp_cancel_new(void);
 void dbp_cancel_free(dbp_cancel *c);
 /* Thread-safe; idempotent. The running operation ends with ERR_CANCELLED. */
 void dbp_cancel_fire(dbp_cancel *c);
-bool dbp_cancel_fired(dbp_cancel *c);
 
 /* call->cancelled is set from cancel (which may be NULL). tag names the
  * borrower in pool leak warnings. On success *out is the caller's. */

@@ -285,23 +285,6 @@ static bool check_schema(const sqlite_cfg *cfg, size_t idx, const char *schema, 
     return false;
 }
 
-bool sqlite_backend_set_default_database(db_backend *be, const char *name, err_t *err)
-{
-    if (!be || be->driver != &sqlite_driver) {
-        err_set(err, ERR_INVALID, "a default database can only be set on a SQLite backend here");
-        return false;
-    }
-    sqlite_cfg *cfg = be->cfg;
-    size_t idx;
-    if (!name || !find_db(cfg, name, &idx, err)) {
-        if (!name)
-            err_set(err, ERR_INVALID, "no default database given");
-        return false;
-    }
-    cfg->def = idx;
-    return true;
-}
-
 const char *sqlite_backend_default_database(const db_backend *be)
 {
     const sqlite_cfg *cfg = be->cfg;

@@ -27,11 +27,6 @@ extern const db_driver sqlite_driver;
  * exist or holds no database file. */
 db_backend *sqlite_backend_open(const char *path, err_t *err);
 
-/* Makes name (case-insensitive) the database used when a call names none;
- * the default is the first alphabetically. ERR_NOT_FOUND when the backend
- * has no such database, ERR_INVALID when be is not a SQLite backend. */
-bool sqlite_backend_set_default_database(db_backend *be, const char *name, err_t *err);
-
 /* The current default database's name, owned by the backend. */
 const char *sqlite_backend_default_database(const db_backend *be);
 

@@ -163,25 +163,6 @@ static void test_dsn_forms(void)
     CHECK_CONTAINS(err.msg, "no database files");
 }
 
-static void test_default_database_setter(void)
-{
-    err_t err;
-    db_backend *b = db_backend_open(warehouse, &err);
-    REQUIRE(b != NULL);
-    CHECK(sqlite_backend_set_default_database(b, "shop", &err));
-    CHECK_STR(sqlite_backend_default_database(b), "SHOP");
-    CHECK(!sqlite_backend_set_default_database(b, "nope", &err));
-    CHECK(err.kind == ERR_NOT_FOUND);
-    db_conn *c = NULL;
-    REQUIRE(b->driver->connect(b, 0, &c, &err));
-    db_call call = default_call();
-    db_result *r = NULL;
-    CHECK(b->driver->execute(c, &call, "SELECT count(*) FROM ITEMS", &r, &err));
-    db_result_free(r);
-    b->driver->close(c);
-    db_backend_free(b);
-}
-
 static void test_connect_ping_types(void)
 {
     db_conn *c = connect_or_die();
@@ -809,7 +790,6 @@ int main(void)
 {
     setup();
     TEST_RUN(test_dsn_forms);
-    TEST_RUN(test_default_database_setter);
     TEST_RUN(test_connect_ping_types);
     TEST_RUN(test_row_cap);
     TEST_RUN(test_byte_cap);

@@ -221,11 +221,6 @@ const char *sfauth_jwt_account(const sfauth *a)
     return a->jwt_account;
 }
 
-const char *sfauth_jwt_user(const sfauth *a)
-{
-    return a->user;
-}
-
 void sfauth_set_clock(sfauth *a, int64_t (*now_s)(void))
 {
     pthread_mutex_lock(&a->mu);

@@ -47,7 +47,6 @@ sf_auth_type sfauth_kind(const sfauth *a);
 const char *sfauth_fingerprint(const sfauth *a);
 /* The account and user as they appear in the JWT, or NULL. */
 const char *sfauth_jwt_account(const sfauth *a);
-const char *sfauth_jwt_user(const sfauth *a);
 
 /* Replaces the wall clock (seconds since the epoch) used for iat; tests. */
 void sfauth_set_clock(sfauth *a, int64_t (*now_s)(void));

@@ -19,21 +19,10 @@ struct sfhttp {
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
-static char version_text[128];
 
 static void global_init(void)
 {
     global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
-    const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
-    snprintf(version_text, sizeof version_text, "libcurl %s, %s%s", v->version,
-             v->ssl_version ? v->ssl_version : "no TLS",
-             (v->features & CURL_VERSION_HTTP2) ? ", HTTP/2" : "");
-}
-
-const char *sfhttp_version(void)
-{
-    pthread_once(&global_once, global_init);
-    return version_text;
 }
 
 sfhttp *sfhttp_new(const char *ca_file, err_t *err)

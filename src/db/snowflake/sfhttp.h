@@ -70,7 +70,4 @@ bool sfhttp_wait(sfhttp *h, int64_t until_ns, sfhttp_stop_fn stop, void *stop_ct
 /* Interrupts the current or the next wait of h; safe from any thread. */
 void sfhttp_wakeup(sfhttp *h);
 
-/* "libcurl 7.88.1 (HTTP/2)" etc., for the check report. */
-const char *sfhttp_version(void);
-
 #endif

@@ -294,15 +294,22 @@ static bool quote_names(const names *n, int levels, strbuf *out, err_t *err)
     return ok;
 }
 
-bool snowflake_qualify(const db_backend *be, const char *database, const char *schema,
-                       const char *object, strbuf *out, err_t *err)
+/* Appends "DB"."SCHEMA"."OBJECT" resolved from cfg's defaults and rules. */
+static bool append_object(const sf_cfg *cfg, const char *database, const char *schema,
+                          const char *object, strbuf *out, err_t *err)
 {
     names n;
-    if (!resolve(be->cfg, database, schema, object, 3, &n, err))
+    if (!resolve(cfg, database, schema, object, 3, &n, err))
         return false;
     bool ok = quote_names(&n, 3, out, err);
     names_free(&n);
     return ok;
+}
+
+bool snowflake_qualify(const db_backend *be, const char *database, const char *schema,
+                       const char *object, strbuf *out, err_t *err)
+{
+    return append_object(be->cfg, database, schema, object, out, err);
 }
 
 /* ---- catalog ------------------------------------------------------------ */
@@ -577,20 +584,16 @@ static bool view_definition(db_conn *c, const db_call *call, const db_catalog_re
 static bool sample_object(db_conn *c, const db_call *call, const db_catalog_req *req,
                           db_result **out, err_t *err)
 {
-    names n;
-    if (!resolve(c->cfg, req->database, req->schema, req->object, 3, &n, err))
-        return false;
     strbuf sql;
     sb_init(&sql);
     sb_puts(&sql, "SELECT * FROM ");
-    bool ok = quote_names(&n, 3, &sql, err);
+    bool ok = append_object(c->cfg, req->database, req->schema, req->object, &sql, err);
     if (ok) {
         /* One row past the limit lets the result see that more exist. */
         sb_printf(&sql, " LIMIT %zu", call->max_rows + 1);
         ok = run_sql(c, call, sql.data, true, out, NULL, err);
     }
     sb_free(&sql);
-    names_free(&n);
     return ok;
 }
 
