@@ -329,6 +329,13 @@ static bool close_batch(pool *p, pconn *batch)
 static void give_locked(pool *p, pconn *c, int64_t now, int64_t idle_since, bool idle_at_head,
                         pconn **batch)
 {
+    /* Shutdown has already closed the idle list: a connection coming back
+     * now (a hand-off that lost the race with its waiter's deadline) would
+     * stay idle forever. */
+    if (p->shutting_down) {
+        retire_locked(p, c, POOL_CLOSE_SHUTDOWN, batch, "returned during shutdown");
+        return;
+    }
     for (waiter *w = p->wq_head; w; w = w->next) {
         if (w->fresh && !c->never_lent)
             continue;
