@@ -113,9 +113,11 @@ test('100 concurrent calls mixing every tool are each answered correctly', async
 });
 
 test('ping is answered quickly while a slow query runs', async () => {
-    // Sanitizer builds run everything several times slower, so their bound is
-    // 250 ms; a plain build must answer every ping within 50 ms.
-    const bound = SANITIZE ? 250 : 50;
+    // What this shows is that a ping is not queued behind the query, which
+    // runs for minutes: the bound is far below that and far above scheduling
+    // noise on a loaded two-core CI machine (the times are printed; they are
+    // usually 1-2 ms). Latency itself is measured by bench/, not asserted here.
+    const bound = SANITIZE ? 2000 : 1000;
     const abort = new AbortController();
     let settled = false;
     const slow = call(srv.client, 'execute_query', { query: SLOW_SQL }, { signal: abort.signal, timeout: 60000 })
