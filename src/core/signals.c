@@ -1,34 +1,24 @@
 #include "core/signals.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <string.h>
-#include <unistd.h>
 
-static int pipe_fds[2] = {-1, -1};
+#include "core/wakefd.h"
+
+static wakefd stop_pipe = {-1, -1};
 
 static void on_stop(int sig)
 {
-    int saved = errno;
-    if (pipe_fds[1] >= 0) {
-        char b = 1;
-        ssize_t n = write(pipe_fds[1], &b, 1);
-        (void)n;
-    }
-    errno = saved;
+    (void)sig;
+    wakefd_signal(&stop_pipe);
 }
 
 int signals_install(void)
 {
-    if (pipe_fds[0] >= 0)
-        return pipe_fds[0];
-    if (pipe(pipe_fds) != 0)
+    if (stop_pipe.rfd >= 0)
+        return stop_pipe.rfd;
+    if (!wakefd_open(&stop_pipe))
         return -1;
-    for (int i = 0; i < 2; i++) {
-        fcntl(pipe_fds[i], F_SETFL, fcntl(pipe_fds[i], F_GETFL) | O_NONBLOCK);
-        fcntl(pipe_fds[i], F_SETFD, FD_CLOEXEC);
-    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop;
@@ -36,5 +26,5 @@ int signals_install(void)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    return pipe_fds[0];
+    return stop_pipe.rfd;
 }

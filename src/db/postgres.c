@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/wakefd.h"
 #include "core/xalloc.h"
 #include "db/pgvalue.h"
 #include "sql/quote.h"
@@ -56,10 +57,9 @@ static const char session_options[] =
  * (the server's own statement_timeout normally fires first). */
 #define CANCEL_GRACE_MS 3000
 #define DEADLINE_SLACK_MS 250
-/* While a cancel flag may be set, the flag is re-checked this often: the
- * canceller also signals the server, this only covers the instant before a
- * statement starts. */
-#define CANCEL_RECHECK_MS 250
+/* cancel() wakes the wait at once; this re-check is only a safety net for
+ * a cancel flag set without a cancel() call. */
+#define CANCEL_RECHECK_MS 1000
 #define DEFAULT_CONNECT_MS 30000
 #define HOUSEKEEPING_MS 5000
 
@@ -78,7 +78,8 @@ typedef struct type_name {
 
 struct db_conn {
     PGconn *pg;
-    PGcancel *cancel; /* made at connect; read-only afterwards (cancel() uses it) */
+    PGcancel *cancel; /* made at connect; read-only afterwards */
+    wakefd wake;      /* cancel() wakes the thread waiting in pg_wait */
     const pg_cfg *cfg;
     bool broken; /* unusable: reset fails so that the pool closes it */
     bool dirty;  /* a caller's statement ran since the last reset */
@@ -342,8 +343,9 @@ static void set_lost(db_conn *c, const char *what, err_t *err)
 }
 
 /* Waits until the socket is ready for events. Sends a cancel when the
- * caller cancels or the deadline passes, then waits CANCEL_GRACE_MS for
- * the server to answer before giving up on the connection. */
+ * caller cancels (pg_cancel wakes the poll) or the deadline passes, then
+ * waits CANCEL_GRACE_MS for the server to answer before giving up on the
+ * connection. */
 static bool pg_wait(db_conn *c, waiter *w, short events, err_t *err)
 {
     for (;;) {
@@ -380,9 +382,11 @@ static bool pg_wait(db_conn *c, waiter *w, short events, err_t *err)
             set_lost(c, "(no socket)", err);
             return false;
         }
-        struct pollfd p = {.fd = fd, .events = events};
-        int rc = poll(&p, 1, (int)ms);
-        if (rc > 0)
+        struct pollfd p[2] = {{.fd = fd, .events = events}, {.fd = c->wake.rfd, .events = POLLIN}};
+        int rc = poll(p, 2, (int)ms);
+        if (rc > 0 && (p[1].revents & POLLIN))
+            wakefd_drain(&c->wake); /* the loop re-reads the cancel flag */
+        if (rc > 0 && p[0].revents)
             return true;
         if (rc < 0 && errno != EINTR) {
             err_set(err, ERR_CONN_LOST, "waiting for PostgreSQL failed: %s", strerror(errno));
@@ -861,8 +865,10 @@ static bool pg_connect(const db_backend *be, int64_t deadline_ns, db_conn **out,
     c->pg = pg;
     c->cfg = cfg;
     c->cancel = PQgetCancel(pg);
-    if (!c->cancel) {
-        err_set(err, ERR_CONNECT, "cannot connect to PostgreSQL: no cancel key");
+    if (!c->cancel || !wakefd_open(&c->wake)) {
+        err_set(err, ERR_CONNECT, "cannot connect to PostgreSQL: %s",
+                c->cancel ? "cannot create a pipe" : "no cancel key");
+        PQfreeCancel(c->cancel);
         PQfinish(pg);
         free(c);
         return false;
@@ -883,6 +889,7 @@ static void pg_close(db_conn *c)
     if (!c)
         return;
     PQfreeCancel(c->cancel);
+    wakefd_close(&c->wake);
     PQfinish(c->pg);
     for (size_t i = 0; i < c->ntypes; i++)
         free(c->types[i].name);
@@ -890,14 +897,14 @@ static void pg_close(db_conn *c)
     free(c);
 }
 
-/* Nothing to do here: the running call sees its cancel flag within
- * CANCEL_RECHECK_MS (pg_wait) and sends the server cancel from its own
- * thread. PQcancel here would block the caller (a transport thread) for a
- * TCP connect timeout when the server is unreachable, which is exactly
- * when users cancel. */
+/* Only wakes the running call: it sees its cancel flag and sends the
+ * server cancel from its own thread. PQcancel here would block the caller
+ * (a transport thread) for a TCP connect timeout when the server is
+ * unreachable, which is exactly when users cancel. A wake-up left over
+ * from a call that already ended only makes the next wait look again. */
 static void pg_cancel(db_conn *c)
 {
-    (void)c;
+    wakefd_signal(&c->wake);
 }
 
 static bool pg_ping(db_conn *c, int64_t deadline_ns, err_t *err)

@@ -27,7 +27,6 @@
 #include "transport/http.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <openssl/rand.h>
@@ -44,6 +43,7 @@
 #include "core/log.h"
 #include "core/metrics.h"
 #include "core/strbuf.h"
+#include "core/wakefd.h"
 #include "core/xalloc.h"
 #include "transport/http_policy.h"
 
@@ -97,7 +97,7 @@ struct hsrv {
     hsess *table[SESSION_BUCKETS];
     int nsessions;
     hsess *reap; /* ended sessions whose engine session is not closed yet */
-    int wake[2]; /* wakes the main thread for the reaper */
+    wakefd wake; /* wakes the main thread for the reaper */
     atomic_bool draining;
     /* Shutdown waits on drain_cv for POST streams to be released. */
     pthread_mutex_t drain_mu;
@@ -426,11 +426,8 @@ static void session_end(hsess *s, const char *why)
         srv->reap = s;
     }
     pthread_mutex_unlock(&srv->mu);
-    if (listed) {
-        char b = 1;
-        ssize_t w = write(srv->wake[1], &b, 1);
-        (void)w; /* a full pipe already means "wake up" */
-    }
+    if (listed)
+        wakefd_signal(&srv->wake);
 }
 
 /* Cancels the calls of an ended session and drops the table's reference.
@@ -1137,17 +1134,14 @@ static void serve_loop(hsrv *srv, int stop_fd)
     for (;;) {
         int64_t wait = next_tick - clock_now_ms();
         struct pollfd fds[2] = {{.fd = stop_fd, .events = POLLIN},
-                                {.fd = srv->wake[0], .events = POLLIN}};
+                                {.fd = srv->wake.rfd, .events = POLLIN}};
         int rc = poll(fds, 2, wait > 0 ? (int)wait : 0);
         if (rc < 0 && errno != EINTR)
             break;
         if (rc > 0 && (fds[0].revents & POLLIN))
             break;
-        if (rc > 0 && (fds[1].revents & POLLIN)) {
-            char buf[64];
-            while (read(srv->wake[0], buf, sizeof buf) > 0)
-                ;
-        }
+        if (rc > 0 && (fds[1].revents & POLLIN))
+            wakefd_drain(&srv->wake);
         reap_all(srv);
         if (clock_now_ms() >= next_tick) {
             keepalive_all(srv);
@@ -1182,10 +1176,7 @@ static bool resolve_bind(const char *host, int port, struct sockaddr_storage *ss
 
 static void hsrv_free(hsrv *srv)
 {
-    if (srv->wake[0] >= 0)
-        close(srv->wake[0]);
-    if (srv->wake[1] >= 0)
-        close(srv->wake[1]);
+    wakefd_close(&srv->wake);
     http_policy_free(srv->policy);
     metrics_free(srv->metrics);
     pthread_mutex_destroy(&srv->mu);
@@ -1208,7 +1199,7 @@ int http_serve(mcp_server *mcp, pool *p, const app_config *cfg, const http_optio
     srv->mcp = mcp;
     srv->pool = p;
     srv->cfg = cfg;
-    srv->wake[0] = srv->wake[1] = -1;
+    wakefd_init(&srv->wake);
     pthread_mutex_init(&srv->mu, NULL);
     pthread_mutex_init(&srv->drain_mu, NULL);
     clock_cond_init(&srv->drain_cv);
@@ -1231,9 +1222,12 @@ int http_serve(mcp_server *mcp, pool *p, const app_config *cfg, const http_optio
     }
     struct sockaddr_storage ss;
     socklen_t sslen;
-    if (pipe(srv->wake) != 0 || fcntl(srv->wake[0], F_SETFL, O_NONBLOCK) != 0 ||
-        fcntl(srv->wake[1], F_SETFL, O_NONBLOCK) != 0 ||
-        !resolve_bind(host, port, &ss, &sslen, &err)) {
+    if (!wakefd_open(&srv->wake)) {
+        fprintf(stderr, "snowflake-mcp: cannot create a pipe: %s\n", strerror(errno));
+        hsrv_free(srv);
+        return 2;
+    }
+    if (!resolve_bind(host, port, &ss, &sslen, &err)) {
         fprintf(stderr, "snowflake-mcp: %s\n", err.msg);
         hsrv_free(srv);
         return 2;
