@@ -1,12 +1,13 @@
 // The Streamable HTTP transport with plain HTTP requests (node:http, so
 // that Host and Origin can be spoofed): every status code it answers, API
 // keys, DNS-rebinding checks, size limits, session end, busy answers, idle
-// expiry, and SIGTERM with calls in flight.
+// expiry, and SIGTERM with calls in flight (finishing within the grace
+// period, and cancelled with an answer past it).
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 
-import { BIN, SLOWDOWN } from './lib.mjs';
+import { BIN, SLOWDOWN, SLOW_SQL } from './lib.mjs';
 import { startDaemon, runProgram, tempDir, parseMetrics } from '../http/daemon.mjs';
 
 const ACCEPT = 'application/json, text/event-stream';
@@ -274,7 +275,9 @@ test('idle sessions expire', async () => {
 });
 
 test('SIGTERM: calls in flight finish whole, then the daemon exits 0', async () => {
-    const d = await startDaemon({ bin: BIN });
+    // The grace period is what lets the calls finish; a sanitizer build on a
+    // loaded machine can need more than the 30 s default for five of them.
+    const d = await startDaemon({ bin: BIN, env: { SNOWFLAKE_MCP_HTTP_SHUTDOWN_GRACE: '300s' } });
     const h = await session(d.base);
     const calls = [1, 2, 3, 4, 5].map((i) => slowCall(d.base, h, i));
     // Wait until the calls hold connections, so that they are truly in flight.
@@ -289,6 +292,7 @@ test('SIGTERM: calls in flight finish whole, then the daemon exits 0', async () 
     const rs = await Promise.all(calls);
     for (const r of rs) {
         assert.equal(r.status, 200);
+        assert.ok(r.json.result, r.text);
         assert.equal(r.json.result.isError, false, r.text);
         assert.equal(r.json.result.structuredContent.rows[0][0], 3000000, 'a complete answer');
     }
@@ -296,4 +300,35 @@ test('SIGTERM: calls in flight finish whole, then the daemon exits 0', async () 
     assert.equal(code, 0, d.stderr());
     assert.match(d.stderr(), /stop signal received/);
     await assert.rejects(request(d.base, { method: 'GET', path: '/healthz' }), 'no longer listening');
+});
+
+test('SIGTERM: a call still running when the grace period ends is cancelled and answered', async () => {
+    const d = await startDaemon({ bin: BIN, env: { SNOWFLAKE_MCP_HTTP_SHUTDOWN_GRACE: '1s' } });
+    const h = await session(d.base);
+    const endless = post(d.base, { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'execute_query', arguments: { query: SLOW_SQL } } }, h).then(
+        (r) => ({ ok: true, r }),
+        (e) => ({ ok: false, e }),
+    );
+    const deadline = Date.now() + 10000 * SLOWDOWN;
+    for (;;) {
+        const m = parseMetrics((await request(d.base, { method: 'GET', path: '/metrics' })).text);
+        if (m.get('snowflake_mcp_pool_connections_in_use') >= 1) break;
+        assert.ok(Date.now() < deadline, 'the call started');
+        await new Promise((res) => setTimeout(res, 20));
+    }
+    const t0 = performance.now();
+    d.child.kill('SIGTERM');
+    const { code } = await d.exited;
+    const ms = performance.now() - t0;
+    const out = await endless;
+    console.log(`# exited ${ms.toFixed(0)} ms after SIGTERM (grace 1 s); the call got: ${out.ok ? out.r.text.slice(0, 200) : out.e.message}`);
+    assert.equal(code, 0, d.stderr());
+    assert.match(d.stderr(), /still open after the grace period: cancelling/);
+    assert.ok(ms < 15000 * SLOWDOWN, 'a query that runs for minutes did not hold the exit');
+    assert.ok(out.ok, 'the POST got an answer rather than a cut connection');
+    assert.equal(out.r.status, 200, out.r.text);
+    const msg = out.r.json ?? JSON.parse(out.r.text.split('\n').find((l) => l.startsWith('data: ')).slice(6));
+    assert.equal(msg.id, 7);
+    assert.ok(msg.error || msg.result?.isError, out.r.text);
+    assert.match(JSON.stringify(msg), /shutting down/, 'the answer says why');
 });
