@@ -70,6 +70,17 @@ async function session(base, headers = {}) {
     return h;
 }
 
+/** Waits until calls hold pool connections, so that they are truly in flight. */
+async function untilCallsRun(d) {
+    const deadline = Date.now() + 10000 * SLOWDOWN;
+    for (;;) {
+        const m = parseMetrics((await request(d.base, { method: 'GET', path: '/metrics' })).text);
+        if (m.get('snowflake_mcp_pool_connections_in_use') >= 1) return;
+        assert.ok(Date.now() < deadline, 'calls started');
+        await new Promise((res) => setTimeout(res, 20));
+    }
+}
+
 function slowCall(base, h, id) {
     return post(base, { jsonrpc: '2.0', id, method: 'tools/call', params: { name: 'execute_query', arguments: { query: SLOW, database: 'SALES' } } }, h);
 }
@@ -280,14 +291,7 @@ test('SIGTERM: calls in flight finish whole, then the daemon exits 0', async () 
     const d = await startDaemon({ bin: BIN, env: { SNOWFLAKE_MCP_HTTP_SHUTDOWN_GRACE: '300s' } });
     const h = await session(d.base);
     const calls = [1, 2, 3, 4, 5].map((i) => slowCall(d.base, h, i));
-    // Wait until the calls hold connections, so that they are truly in flight.
-    const deadline = Date.now() + 10000 * SLOWDOWN;
-    for (;;) {
-        const m = parseMetrics((await request(d.base, { method: 'GET', path: '/metrics' })).text);
-        if (m.get('snowflake_mcp_pool_connections_in_use') >= 1) break;
-        assert.ok(Date.now() < deadline, 'calls started');
-        await new Promise((res) => setTimeout(res, 20));
-    }
+    await untilCallsRun(d);
     d.child.kill('SIGTERM');
     const rs = await Promise.all(calls);
     for (const r of rs) {
@@ -309,13 +313,7 @@ test('SIGTERM: a call still running when the grace period ends is cancelled and 
         (r) => ({ ok: true, r }),
         (e) => ({ ok: false, e }),
     );
-    const deadline = Date.now() + 10000 * SLOWDOWN;
-    for (;;) {
-        const m = parseMetrics((await request(d.base, { method: 'GET', path: '/metrics' })).text);
-        if (m.get('snowflake_mcp_pool_connections_in_use') >= 1) break;
-        assert.ok(Date.now() < deadline, 'the call started');
-        await new Promise((res) => setTimeout(res, 20));
-    }
+    await untilCallsRun(d);
     const t0 = performance.now();
     d.child.kill('SIGTERM');
     const { code } = await d.exited;
