@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#include <utime.h>
 
 #include "core/log.h"
 #include "core/strbuf.h"
@@ -20,6 +22,9 @@
 /* Bump when the way scripts are turned into files changes, so old caches are
  * not reused by a binary that would build them differently. */
 #define DEMO_FORMAT "smcp-demo-1"
+/* Another version's warehouse no start has used for this long is removed
+ * when a new one is built. */
+#define DEMO_UNUSED_S (30 * 86400)
 
 static uint64_t fnv1a(uint64_t h, const char *s, size_t n)
 {
@@ -211,6 +216,57 @@ static bool build_warehouse(const char *root, const char *final, uint64_t hash, 
     return ok;
 }
 
+/* "demo-" and 16 hex digits: a warehouse this program built. */
+static bool is_warehouse_name(const char *name)
+{
+    if (strncmp(name, "demo-", 5) != 0 || strlen(name) != 5 + 16)
+        return false;
+    for (const char *p = name + 5; *p; p++) {
+        if (!isxdigit((unsigned char)*p))
+            return false;
+    }
+    return true;
+}
+
+/* ".demo-<hash>.tmp-XXXXXX": a build that crashed before its rename. */
+static bool is_build_leftover(const char *name)
+{
+    return strncmp(name, ".demo-", 6) == 0 && strstr(name, ".tmp-") != NULL;
+}
+
+/* Removes warehouses no start has used for DEMO_UNUSED_S (another version's,
+ * after an upgrade) and builds that crashed more than an hour ago. Every
+ * start marks its warehouse used, so a process of another version still
+ * running keeps its files. */
+static void prune_cache(const char *root, const char *keep, int64_t now_s)
+{
+    DIR *d = opendir(root);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        int64_t max_age;
+        if (is_warehouse_name(e->d_name))
+            max_age = DEMO_UNUSED_S;
+        else if (is_build_leftover(e->d_name))
+            max_age = 3600;
+        else
+            continue;
+        strbuf path;
+        sb_init(&path);
+        sb_printf(&path, "%s/%s", root, e->d_name);
+        struct stat st;
+        if (strcmp(path.data, keep) != 0 && lstat(path.data, &st) == 0 && S_ISDIR(st.st_mode) &&
+            now_s - (int64_t)st.st_mtime > max_age) {
+            log_info("demo", "removing %s, untouched for %lld hours", path.data,
+                     (long long)((now_s - (int64_t)st.st_mtime) / 3600));
+            remove_flat_dir(path.data);
+        }
+        sb_free(&path);
+    }
+    closedir(d);
+}
+
 bool demo_ensure(const char *cache_root, char **out_dir, err_t *err)
 {
     *out_dir = NULL;
@@ -236,6 +292,10 @@ bool demo_ensure(const char *cache_root, char **out_dir, err_t *err)
             sb_free(&final);
             return false;
         }
+        prune_cache(cache_root, final.data, (int64_t)time(NULL));
+    } else {
+        /* Marks it used for prune_cache; a read-only cache is fine too. */
+        utime(final.data, NULL);
     }
     *out_dir = sb_detach(&final);
     return true;

@@ -6,7 +6,11 @@
  * and text, so changed scripts produce a fresh warehouse and an unchanged one
  * is reused. A build happens in a temporary sibling directory renamed into
  * place at the end, so concurrent starts and crashes never expose a
- * half-built warehouse. The files are generated, never committed. */
+ * half-built warehouse. The files are generated, never committed.
+ *
+ * Each start touches its warehouse directory; building a new one removes
+ * warehouses (of other versions) no start has touched for 30 days and
+ * temporary directories of builds that crashed over an hour ago. */
 #ifndef SMCP_DEMO_H
 #define SMCP_DEMO_H
 

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+#include <utime.h>
 
 #include "core/clock.h"
 #include "db/demo.h"
@@ -397,6 +399,61 @@ static void test_concurrent_builds(void)
     free(root);
 }
 
+/* A directory (with one file) whose mtime is age_s in the past. */
+static char *aged_dir(const char *root, const char *name, long age_s)
+{
+    char *dir = path_in(root, name);
+    mkdir(dir, 0755);
+    char *file = path_in(dir, "X.db");
+    FILE *f = fopen(file, "w");
+    if (f)
+        fclose(f);
+    struct utimbuf t = {.actime = time(NULL) - age_s, .modtime = time(NULL) - age_s};
+    utime(dir, &t);
+    free(file);
+    return dir;
+}
+
+static bool exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static void test_prune(void)
+{
+    char *root = path_in(tmpdir, "prune");
+    mkdir(root, 0755);
+    char *old = aged_dir(root, "demo-00000000000000a1", 40L * 86400);
+    char *recent = aged_dir(root, "demo-00000000000000a2", 5L * 86400);
+    char *crashed = aged_dir(root, ".demo-00000000000000a3.tmp-abcdef", 2L * 3600);
+    char *building = aged_dir(root, ".demo-00000000000000a4.tmp-ghijkl", 10);
+    char *foreign = aged_dir(root, "demo-notmine", 400L * 86400);
+    char *dir = NULL;
+    err_t err;
+    REQUIRE(demo_ensure(root, &dir, &err)); /* a build: it prunes */
+    CHECK(!exists(old));
+    CHECK(!exists(crashed));
+    CHECK(exists(recent));   /* another version used within 30 days */
+    CHECK(exists(building)); /* maybe a build under way right now */
+    CHECK(exists(foreign));  /* not a name we make */
+    /* A start that reuses the warehouse marks it used. */
+    struct utimbuf t = {.actime = time(NULL) - 90L * 86400, .modtime = time(NULL) - 90L * 86400};
+    REQUIRE(utime(dir, &t) == 0);
+    char *again = NULL;
+    CHECK(demo_ensure(root, &again, &err));
+    struct stat st;
+    CHECK(stat(dir, &st) == 0 && time(NULL) - st.st_mtime < 3600);
+    free(again);
+    free(dir);
+    free(old);
+    free(recent);
+    free(crashed);
+    free(building);
+    free(foreign);
+    free(root);
+}
+
 static void test_unusable_root(void)
 {
     char *file = path_in(tmpdir, "plainfile");
@@ -427,6 +484,7 @@ int main(void)
     TEST_RUN(test_every_view_queries);
     TEST_RUN(test_deterministic);
     TEST_RUN(test_concurrent_builds);
+    TEST_RUN(test_prune);
     TEST_RUN(test_unusable_root);
     free(dir_a);
     nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
