@@ -4,8 +4,11 @@
 # as a real MCP stdio session, and prints how to connect a client.
 set -uo pipefail
 bin=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-bold=$(tput bold 2>/dev/null || true)
-plain=$(tput sgr0 2>/dev/null || true)
+bold='' plain=''
+if [ -t 1 ]; then # no escape codes in a log file or a pipe
+  bold=$(tput bold 2>/dev/null || true)
+  plain=$(tput sgr0 2>/dev/null || true)
+fi
 
 show() {
   printf '\n%s$ snowflake-mcp %s%s\n' "$bold" "$*" "$plain"
