@@ -18,7 +18,7 @@ file(GLOB SMCP_PG_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/pg/test_*.c)
 foreach(src ${SMCP_PG_TESTS})
   smcp_add_c_test(${src} name)
   set(labels pg)
-  if(name MATCHES "pool|concurrent|fault")
+  if(name MATCHES "postgres|pool|concurrent|fault")
     set(labels "pg;concurrent")
   endif()
   set_tests_properties(${name} PROPERTIES TIMEOUT 300 LABELS "${labels}"

@@ -246,11 +246,13 @@ test('busy: the per-session call cap answers a retryable tool error', async () =
 });
 
 test('a cancelled call ends its POST, and its id can be used again', async () => {
-    const d = await startDaemon({ bin: BIN });
+    // A query that runs for minutes (bounded by the query timeout), cancelled
+    // once it holds a connection: the cancel cannot lose a race with its end.
+    const d = await startDaemon({ bin: BIN, env: { SNOWFLAKE_MCP_QUERY_TIMEOUT: '120' } });
     try {
         const h = await session(d.base);
-        const pending = slowCall(d.base, h, 5);
-        await new Promise((r) => setTimeout(r, 300));
+        const pending = post(d.base, { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'execute_query', arguments: { query: SLOW_SQL } } }, h);
+        await untilCallsRun(d);
         const c = await post(d.base, { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 5, reason: 'test' } }, h);
         assert.equal(c.status, 202);
         const t0 = performance.now();

@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { tempDir, startClient, call, callOk, withTimeout } from './lib.mjs';
+import { tempDir, startClient, call, callOk, withTimeout, SLOWDOWN } from './lib.mjs';
 import { startEmu, oneRequest, waitStats } from './sf_lib.mjs';
 
 let emu;
@@ -128,9 +128,9 @@ test('all tokens revoked between calls (POST /emu/expire-tokens): the next call 
  */
 async function cancelled(startCall) {
     await emu.reset();
-    const pending = startCall('SELECT /*emu:slow=10000*/ 1 AS never');
+    const pending = startCall(`SELECT /*emu:slow=${10000 * SLOWDOWN}*/ 1 AS never`);
     pending.catch(() => {}); // inspected below
-    const running = await waitStats(emu, (s) => s.running === 1, 10000, 'the slow statement to run');
+    const running = await waitStats(emu, (s) => s.running === 1, 10000 * SLOWDOWN, 'the slow statement to run');
     const rq = oneRequest(running, () => true, 'for the slow query');
     const handle = rq.handles[0];
     assert.equal(running.statements[handle].status, 'running');
@@ -141,7 +141,7 @@ async function expectCancel(handle, t0) {
     const st = await waitStats(
         emu,
         (s) => s.cancelled_handles.some((c) => c.handle === handle),
-        5000,
+        5000 * SLOWDOWN,
         `a cancel of ${handle}`,
     );
     const ms = performance.now() - t0;
@@ -149,7 +149,7 @@ async function expectCancel(handle, t0) {
     assert.equal(c.was_running, true, 'it was cancelled while running');
     assert.equal(st.statements[handle].status, 'cancelled');
     assert.equal(st.running, 0);
-    assert.ok(ms < 2500, `the cancel reached the emulator ${ms.toFixed(0)} ms after the client gave up`);
+    assert.ok(ms < 2500 * SLOWDOWN, `the cancel reached the emulator ${ms.toFixed(0)} ms after the client gave up`);
     return ms;
 }
 
@@ -179,11 +179,11 @@ test('a call timing out in the SDK (timeout option) cancels its statement too', 
     let t0;
     const { pending, handle } = await cancelled((q) => {
         t0 = performance.now();
-        return call(srv.client, 'execute_query', { query: q }, { timeout: 1500 });
+        return call(srv.client, 'execute_query', { query: q }, { timeout: 1500 * SLOWDOWN });
     });
     await assert.rejects(withTimeout(pending, 10000, 'the timed-out call'), /timed out|timeout/i);
     const gaveUp = performance.now();
-    assert.ok(gaveUp - t0 >= 1400, 'the SDK waited for its timeout');
+    assert.ok(gaveUp - t0 >= 1400 * SLOWDOWN, 'the SDK waited for its timeout');
     const ms = await expectCancel(handle, gaveUp);
     const resp = await stillResponsive();
     t.diagnostic(`timeout → cancel ${ms.toFixed(0)} ms; next call ${resp.toFixed(0)} ms`);

@@ -117,10 +117,31 @@ static void test_idle_kill_validate_path(void)
     check_idle_kill_heals(0);
 }
 
-static void *terminate_later(void *arg)
+/* How many snowflake-mcp backends are running the endless query. */
+static long running_endless(void)
+{
+    PGconn *pg = PQconnectdb(admin_conninfo);
+    long n = -1;
+    if (PQstatus(pg) == CONNECTION_OK) {
+        PGresult *res = PQexec(pg, "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                                   "AND application_name = 'snowflake-mcp' "
+                                   "AND query LIKE '%generate_series(1, 2000000000)%'");
+        if (PQresultStatus(res) == PGRES_TUPLES_OK)
+            n = atol(PQgetvalue(res, 0, 0));
+        PQclear(res);
+    }
+    PQfinish(pg);
+    return n;
+}
+
+/* Kills the backends once the query runs there (not after a fixed sleep: a
+ * kill that lands before the query starts tests the retry path instead). */
+static void *terminate_when_running(void *arg)
 {
     (void)arg;
-    clock_sleep_ms(500);
+    int64_t until = clock_now_ns() + 10 * CLOCK_NS_PER_S;
+    while (running_endless() < 1 && clock_now_ns() < until)
+        clock_sleep_ms(20);
     terminate_all();
     return NULL;
 }
@@ -135,7 +156,7 @@ static void test_kill_during_query(void)
     dbp *d = dbp_create(be, &cfg, &e);
     REQUIRE(d != NULL);
     pthread_t th;
-    pthread_create(&th, NULL, terminate_later, NULL);
+    pthread_create(&th, NULL, terminate_when_running, NULL);
     bool ok = one_call(d, "SELECT count(*) FROM (SELECT generate_series(1, 2000000000)) s", &e);
     pthread_join(th, NULL);
     CHECK(!ok);

@@ -315,12 +315,12 @@ curl -sS --max-time 10 --cacert "$run/certs/ca.pem" -X POST "$base/emu/reset" >/
 stats
 check "/emu/reset zeroes the counters" eq "$(jqs '"\(.submissions),\(.requests | length),\(.partitions | length)"')" "0,0,0"
 kill -TERM "$pid"
-for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 check "SIGTERM stops it and removes the ready file" eq "$(kill -0 "$pid" 2>/dev/null && echo alive || echo gone)/$([ -e "$run/ready" ] && echo ready || echo none)" "gone/none"
 
 start_emu "$run/ready2" --idle-timeout 1
 read -r port2 pid2 <"$run/ready2"
-for _ in $(seq 50); do kill -0 "$pid2" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 300); do kill -0 "$pid2" 2>/dev/null || break; sleep 0.1; done
 check "idle timeout stops it" eq "$(kill -0 "$pid2" 2>/dev/null && echo alive || echo gone)" gone
 
 echo "snowemu: $passed passed, $failed failed"

@@ -877,6 +877,9 @@ static void test_network_loss_until_deadline(void)
     err_t e;
     REQUIRE(via->driver->connect(via, 0, &c, &e));
     reset_stats();
+    /* 2.5 s: the client's deadline passes before the statement's own
+     * server-side timeout (whole seconds, rounded up), so the cancel finds it
+     * still running. */
     bg_query q = {.conn = c, .sql = "/*emu:slow=60000*/ SELECT 1", .timeout_ms = 2500};
     atomic_init(&q.cancelled, false);
     /* Not later than the deadline bg_run sets: every connection made before
