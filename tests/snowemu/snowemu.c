@@ -823,17 +823,22 @@ static json_t *stats_json(void)
     size_t revoked = 0;
     for (size_t i = 0; i < S.ntokens; i++)
         revoked += S.tokens[i].revoked;
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:O, s:I, s:O, s:O, s:I, s:I, s:I, s:O?, "
-                     "s:o, s:o, s:i}",
-                     "submissions", (json_int_t)S.submissions, "executions",
-                     (json_int_t)S.executions, "retries", (json_int_t)S.retries, "deduplicated",
-                     (json_int_t)S.deduplicated, "polls", (json_int_t)S.polls, "cancels",
-                     (json_int_t)S.cancels, "cancelled_handles", S.cancelled_handles,
-                     "partitions_served", (json_int_t)json_array_size(S.partitions), "partitions",
-                     S.partitions, "injected", S.injected, "auth_failures",
-                     (json_int_t)S.auth_failures, "tokens_seen", (json_int_t)S.ntokens,
-                     "tokens_revoked", (json_int_t)revoked, "last_request", S.last_request,
-                     "requests", reqs, "statements", stmts, "running", S.running);
+    /* Shared parts (s:O) are copied deeply below: the answer is written
+     * after S.mu is released, while other threads go on changing them. */
+    json_t *shared =
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:O, s:I, s:O, s:O, s:I, s:I, s:I, s:O?, "
+                  "s:o, s:o, s:i}",
+                  "submissions", (json_int_t)S.submissions, "executions", (json_int_t)S.executions,
+                  "retries", (json_int_t)S.retries, "deduplicated", (json_int_t)S.deduplicated,
+                  "polls", (json_int_t)S.polls, "cancels", (json_int_t)S.cancels,
+                  "cancelled_handles", S.cancelled_handles, "partitions_served",
+                  (json_int_t)json_array_size(S.partitions), "partitions", S.partitions, "injected",
+                  S.injected, "auth_failures", (json_int_t)S.auth_failures, "tokens_seen",
+                  (json_int_t)S.ntokens, "tokens_revoked", (json_int_t)revoked, "last_request",
+                  S.last_request, "requests", reqs, "statements", stmts, "running", S.running);
+    json_t *own = json_deep_copy(shared);
+    json_decref(shared);
+    return own;
 }
 
 static void reset_counters(void)
