@@ -46,8 +46,12 @@ test: deps-test e2e-deps
 	@$(CMAKE) --build $(BUILD)/fuzz -j $(JOBS) --target fuzzers
 	@cd $(BUILD)/fuzz && ctest --output-on-failure -L fuzz
 
-bench: build
+# The C benchmarks, then many SDK clients on one daemon against the
+# Snowflake emulator (needs node and tests/e2e's packages).
+bench: deps-test e2e-deps build
 	@for b in $(BUILD)/release/bench_*; do echo "== $$b"; $$b; done
+	@echo "== bench/clients_bench.mjs"
+	@SMCP_BIN=$(BUILD)/release/snowflake-mcp node bench/clients_bench.mjs
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

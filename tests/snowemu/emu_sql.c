@@ -109,6 +109,8 @@ static void parse_magic(const char *c, size_t len, emu_magic *m)
             *eq = '\0';
         if (strcmp(kv, "slow") == 0)
             m->slow_ms = v;
+        else if (strcmp(kv, "work") == 0)
+            m->work_ms = v;
         else if (strcmp(kv, "status") == 0)
             m->status = v;
         else if (strcmp(kv, "count") == 0)

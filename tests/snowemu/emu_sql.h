@@ -46,7 +46,8 @@ typedef struct emu_session {
 
 /* Fault injection a statement asks for in its comments. */
 typedef struct emu_magic {
-    int slow_ms; /* emu:slow=MS */
+    int slow_ms; /* emu:slow=MS (answered 202 at once) */
+    int work_ms; /* emu:work=MS (takes MS ms; the POST waits as for any statement) */
     int status;  /* emu:status=CODE,count=N (submissions) */
     int status_count;
     int poll_status; /* emu:poll_status=CODE,poll_count=N (GETs) */

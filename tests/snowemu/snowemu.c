@@ -405,8 +405,9 @@ static void *worker(void *arg)
 {
     stmt *s = arg;
     pthread_mutex_lock(&S.mu);
-    if (s->magic.slow_ms > 0) {
-        int64_t until = s->start_ns + (int64_t)s->magic.slow_ms * CLOCK_NS_PER_MS;
+    int delay_ms = s->magic.slow_ms > 0 ? s->magic.slow_ms : s->magic.work_ms;
+    if (delay_ms > 0) {
+        int64_t until = s->start_ns + (int64_t)delay_ms * CLOCK_NS_PER_MS;
         if (s->deadline_ns && s->deadline_ns < until)
             until = s->deadline_ns;
         while (!atomic_load(&s->cancel) && !S.stopping &&
