@@ -3,12 +3,14 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -234,37 +236,97 @@ static bool is_build_leftover(const char *name)
     return strncmp(name, ".demo-", 6) == 0 && strstr(name, ".tmp-") != NULL;
 }
 
-/* Removes warehouses no start has used for DEMO_UNUSED_S (another version's,
- * after an upgrade) and builds that crashed more than an hour ago. Every
- * start marks its warehouse used, so a process of another version still
- * running keeps its files. */
-static void prune_cache(const char *root, const char *keep, int64_t now_s)
+/* Empties and removes root/name, a directory of plain files, without
+ * following a symbolic link anywhere (the entry is opened O_NOFOLLOW and
+ * everything is removed relative to that descriptor), and only when no
+ * process holds the warehouse lock on it (see hold_warehouse). */
+static bool remove_unlocked_dir(int rootfd, const char *name)
 {
-    DIR *d = opendir(root);
-    if (!d)
+    int fd = openat(rootfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        close(fd); /* a running snowflake-mcp uses it */
+        return false;
+    }
+    int listfd = dup(fd);
+    DIR *d = listfd >= 0 ? fdopendir(listfd) : NULL;
+    if (!d) {
+        if (listfd >= 0)
+            close(listfd);
+        close(fd);
+        return false;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            unlinkat(fd, e->d_name, 0);
+    }
+    closedir(d);
+    bool ok = unlinkat(rootfd, name, AT_REMOVEDIR) == 0;
+    close(fd);
+    return ok;
+}
+
+/* Removes warehouses (another version's, after an upgrade) that no running
+ * process holds and no start has used for DEMO_UNUSED_S, and builds that
+ * crashed more than an hour ago. */
+static void prune_cache(const char *root, const char *keep_name, int64_t now_s)
+{
+    int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
         return;
+    int listfd = dup(rootfd);
+    DIR *d = listfd >= 0 ? fdopendir(listfd) : NULL;
+    if (!d) {
+        if (listfd >= 0)
+            close(listfd);
+        close(rootfd);
+        return;
+    }
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         int64_t max_age;
+        if (strcmp(e->d_name, keep_name) == 0)
+            continue;
         if (is_warehouse_name(e->d_name))
             max_age = DEMO_UNUSED_S;
         else if (is_build_leftover(e->d_name))
             max_age = 3600;
         else
             continue;
-        strbuf path;
-        sb_init(&path);
-        sb_printf(&path, "%s/%s", root, e->d_name);
         struct stat st;
-        if (strcmp(path.data, keep) != 0 && lstat(path.data, &st) == 0 && S_ISDIR(st.st_mode) &&
-            now_s - (int64_t)st.st_mtime > max_age) {
-            log_info("demo", "removing %s, untouched for %lld hours", path.data,
+        if (fstatat(rootfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode) ||
+            now_s - (int64_t)st.st_mtime <= max_age)
+            continue;
+        if (remove_unlocked_dir(rootfd, e->d_name))
+            log_info("demo", "removed %s/%s, untouched for %lld hours", root, e->d_name,
                      (long long)((now_s - (int64_t)st.st_mtime) / 3600));
-            remove_flat_dir(path.data);
-        }
-        sb_free(&path);
     }
     closedir(d);
+    close(rootfd);
+}
+
+/* Takes a shared lock on the warehouse directory for the life of the
+ * process (the descriptor is never closed), so that a newer version's
+ * prune_cache leaves it alone however long this process runs, and marks it
+ * used. False when the directory is gone (pruned or never built). The lock
+ * is advisory and best effort: a file system without flock only loses the
+ * protection. */
+static bool hold_warehouse(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    flock(fd, LOCK_SH); /* waits out a prune that is removing it right now */
+    struct stat held, now;
+    if (fstat(fd, &held) != 0 || stat(dir, &now) != 0 || held.st_ino != now.st_ino ||
+        held.st_dev != now.st_dev) {
+        close(fd); /* removed (and maybe rebuilt) while we waited */
+        return false;
+    }
+    utime(dir, NULL); /* a read-only cache is fine too */
+    return true;
 }
 
 bool demo_ensure(const char *cache_root, char **out_dir, err_t *err)
@@ -282,7 +344,12 @@ bool demo_ensure(const char *cache_root, char **out_dir, err_t *err)
     strbuf final;
     sb_init(&final);
     sb_printf(&final, "%s/demo-%016" PRIx64, cache_root, hash);
-    if (!is_dir(final.data)) {
+    /* A build races only with a prune of another version: a few rounds. */
+    for (int round = 0; round < 3; round++) {
+        if (hold_warehouse(final.data)) {
+            *out_dir = sb_detach(&final);
+            return true;
+        }
         if (!mkdir_p(cache_root, err)) {
             sb_free(&final);
             return false;
@@ -292,11 +359,13 @@ bool demo_ensure(const char *cache_root, char **out_dir, err_t *err)
             sb_free(&final);
             return false;
         }
-        prune_cache(cache_root, final.data, (int64_t)time(NULL));
-    } else {
-        /* Marks it used for prune_cache; a read-only cache is fine too. */
-        utime(final.data, NULL);
+        if (hold_warehouse(final.data)) {
+            prune_cache(cache_root, strrchr(final.data, '/') + 1, (int64_t)time(NULL));
+            *out_dir = sb_detach(&final);
+            return true;
+        }
     }
-    *out_dir = sb_detach(&final);
-    return true;
+    err_set(err, ERR_INTERNAL, "the demo warehouse in %s kept disappearing", final.data);
+    sb_free(&final);
+    return false;
 }

@@ -8,9 +8,11 @@
  * place at the end, so concurrent starts and crashes never expose a
  * half-built warehouse. The files are generated, never committed.
  *
- * Each start touches its warehouse directory; building a new one removes
- * warehouses (of other versions) no start has touched for 30 days and
- * temporary directories of builds that crashed over an hour ago. */
+ * Each process holds a shared lock on its warehouse directory while it
+ * runs and marks it used at start; building a new warehouse removes those
+ * (of other versions) that no process holds and no start has used for 30
+ * days, and temporary directories of builds that crashed over an hour ago.
+ * demo_ensure keeps one descriptor open for the life of the process. */
 #ifndef SMCP_DEMO_H
 #define SMCP_DEMO_H
 

@@ -1,12 +1,14 @@
 /* Tests of the demo warehouse: built from the embedded scripts into temp dirs. */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <dirent.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -429,6 +431,15 @@ static void test_prune(void)
     char *crashed = aged_dir(root, ".demo-00000000000000a3.tmp-abcdef", 2L * 3600);
     char *building = aged_dir(root, ".demo-00000000000000a4.tmp-ghijkl", 10);
     char *foreign = aged_dir(root, "demo-notmine", 400L * 86400);
+    /* Another version's daemon, started long ago and still running. */
+    char *running = aged_dir(root, "demo-00000000000000a5", 90L * 86400);
+    int held = open(running, O_RDONLY | O_DIRECTORY);
+    CHECK(held >= 0 && flock(held, LOCK_SH) == 0);
+    /* A link with a warehouse's name: neither it nor its target is touched. */
+    char *target = aged_dir(tmpdir, "link-target", 90L * 86400);
+    char *link = path_in(root, "demo-00000000000000a6");
+    CHECK(symlink(target, link) == 0);
+    char *target_file = path_in(target, "X.db");
     char *dir = NULL;
     err_t err;
     REQUIRE(demo_ensure(root, &dir, &err)); /* a build: it prunes */
@@ -437,6 +448,9 @@ static void test_prune(void)
     CHECK(exists(recent));   /* another version used within 30 days */
     CHECK(exists(building)); /* maybe a build under way right now */
     CHECK(exists(foreign));  /* not a name we make */
+    CHECK(exists(running));  /* locked by a process */
+    CHECK(exists(link) && exists(target_file));
+    close(held);
     /* A start that reuses the warehouse marks it used. */
     struct utimbuf t = {.actime = time(NULL) - 90L * 86400, .modtime = time(NULL) - 90L * 86400};
     REQUIRE(utime(dir, &t) == 0);
@@ -451,6 +465,10 @@ static void test_prune(void)
     free(crashed);
     free(building);
     free(foreign);
+    free(running);
+    free(target);
+    free(target_file);
+    free(link);
     free(root);
 }
 
