@@ -923,6 +923,8 @@ bool pool_acquire(pool *p, int64_t deadline_ns, const char *tag, unsigned flags,
         p->nwait--;
         if (batch) {
             pthread_mutex_unlock(&p->mu);
+            /* Cannot free the pool: pool_destroy may only run once every
+             * pool_acquire has returned (pool.h). */
             close_batch(p, batch);
             pthread_mutex_lock(&p->mu);
         }
