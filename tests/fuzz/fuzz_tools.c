@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "app/app.h"
@@ -21,14 +22,35 @@ static const char *const tool_names[] = {"list_databases", "list_schemas",   "li
                                          "query_view",     "execute_query",  "no_such_tool"};
 #define NTOOLS (sizeof tool_names / sizeof tool_names[0])
 
-static app *open_demo(void)
+/* The demo warehouse is built once per user and reused (a fuzzer restarts
+ * often): in a directory of ours, never in one someone else made. */
+static void cache_dir(char *out, size_t n)
 {
+    const char *tmp = getenv("TMPDIR");
+    snprintf(out, n, "%s/smcp-fuzz-tools-%lu", tmp && *tmp ? tmp : "/tmp", (unsigned long)getuid());
+    struct stat st;
+    if (mkdir(out, 0700) != 0 &&
+        (lstat(out, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid())) {
+        fprintf(stderr, "fuzz_tools: %s is not a directory of ours\n", out);
+        abort();
+    }
+}
+
+static app *the_app;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
+/* Builds (or reuses) the warehouse here, not in the first input, which
+ * would count against libFuzzer's per-input timeout. */
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
     static app_config cfg;
-    static char cache[128];
+    static char cache[512];
     log_set_stderr_level(LOG_EMERGENCY);
     config_defaults(&cfg);
-    /* Built once per machine and reused: the fuzzer restarts often. */
-    snprintf(cache, sizeof cache, "/tmp/smcp-fuzz-tools-%lu", (unsigned long)getuid());
+    cache_dir(cache, sizeof cache);
     cfg.cache_dir = cache;
     cfg.query_timeout_ms = 200; /* a generated recursive query must not stall it */
     cfg.max_rows = 50;
@@ -36,12 +58,12 @@ static app *open_demo(void)
     cfg.pool.min_size = 1;
     cfg.pool.max_size = 1;
     err_t err;
-    app *a = app_open(&cfg, &err);
-    if (!a) {
+    the_app = app_open(&cfg, &err);
+    if (!the_app) {
         fprintf(stderr, "fuzz_tools: %s\n", err.msg);
         abort();
     }
-    return a;
+    return 0;
 }
 
 static void check_result(const json_t *r)
@@ -68,9 +90,6 @@ static void check_result(const json_t *r)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static app *a;
-    if (!a)
-        a = open_demo();
     if (size < 1)
         return 0;
     const char *name = tool_names[data[0] % NTOOLS];
@@ -78,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *result = NULL;
     const char *message = NULL;
     tools_call_env env = {.tag = "fuzz"};
-    tools_status st = tools_call(app_tools(a), name, args, &env, &result, &message);
+    tools_status st = tools_call(app_tools(the_app), name, args, &env, &result, &message);
     if (st == TOOLS_OK)
         check_result(result);
     else if (!message || result)
