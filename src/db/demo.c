@@ -236,6 +236,17 @@ static bool is_build_leftover(const char *name)
     return strncmp(name, ".demo-", 6) == 0 && strstr(name, ".tmp-") != NULL;
 }
 
+/* A listing of the directory open as fd, on a duplicate so that fd stays
+ * usable (and must still be closed by the caller); NULL on failure. */
+static DIR *list_fd(int fd)
+{
+    int dupfd = dup(fd);
+    DIR *d = dupfd >= 0 ? fdopendir(dupfd) : NULL;
+    if (!d && dupfd >= 0)
+        close(dupfd);
+    return d;
+}
+
 /* Empties and removes root/name, a directory of plain files, without
  * following a symbolic link anywhere (the entry is opened O_NOFOLLOW and
  * everything is removed relative to that descriptor), and only when no
@@ -249,11 +260,8 @@ static bool remove_unlocked_dir(int rootfd, const char *name)
         close(fd); /* a running snowflake-mcp uses it */
         return false;
     }
-    int listfd = dup(fd);
-    DIR *d = listfd >= 0 ? fdopendir(listfd) : NULL;
+    DIR *d = list_fd(fd);
     if (!d) {
-        if (listfd >= 0)
-            close(listfd);
         close(fd);
         return false;
     }
@@ -276,11 +284,8 @@ static void prune_cache(const char *root, const char *keep_name, int64_t now_s)
     int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0)
         return;
-    int listfd = dup(rootfd);
-    DIR *d = listfd >= 0 ? fdopendir(listfd) : NULL;
+    DIR *d = list_fd(rootfd);
     if (!d) {
-        if (listfd >= 0)
-            close(listfd);
         close(rootfd);
         return;
     }

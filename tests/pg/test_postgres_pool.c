@@ -19,25 +19,30 @@ static char dsn[512];
 static char admin_conninfo[1024];
 static db_backend *be;
 
-/* Terminates every backend of snowflake-mcp; returns how many. */
-static long terminate_all(void)
+/* Runs sql (one count) in a fresh superuser session; -1 on failure. */
+static long admin_count(const char *sql)
 {
     PGconn *pg = PQconnectdb(admin_conninfo);
     long n = -1;
     if (PQstatus(pg) == CONNECTION_OK) {
-        PGresult *res = PQexec(pg, "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) "
-                                   "FROM pg_stat_activity WHERE application_name = "
-                                   "'snowflake-mcp'");
+        PGresult *res = PQexec(pg, sql);
         if (PQresultStatus(res) == PGRES_TUPLES_OK)
             n = atol(PQgetvalue(res, 0, 0));
         else
-            fprintf(stderr, "terminate: %s", PQresultErrorMessage(res));
+            fprintf(stderr, "admin: %s", PQresultErrorMessage(res));
         PQclear(res);
     } else {
         fprintf(stderr, "admin connect: %s", PQerrorMessage(pg));
     }
     PQfinish(pg);
     return n;
+}
+
+/* Terminates every backend of snowflake-mcp; returns how many. */
+static long terminate_all(void)
+{
+    return admin_count("SELECT count(*) FILTER (WHERE pg_terminate_backend(pid, 5000)) "
+                       "FROM pg_stat_activity WHERE application_name = 'snowflake-mcp'");
 }
 
 static void quick_config(pool_config *cfg, int64_t validate_after_idle_ms)
@@ -120,18 +125,9 @@ static void test_idle_kill_validate_path(void)
 /* How many snowflake-mcp backends are running the endless query. */
 static long running_endless(void)
 {
-    PGconn *pg = PQconnectdb(admin_conninfo);
-    long n = -1;
-    if (PQstatus(pg) == CONNECTION_OK) {
-        PGresult *res = PQexec(pg, "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
-                                   "AND application_name = 'snowflake-mcp' "
-                                   "AND query LIKE '%generate_series(1, 2000000000)%'");
-        if (PQresultStatus(res) == PGRES_TUPLES_OK)
-            n = atol(PQgetvalue(res, 0, 0));
-        PQclear(res);
-    }
-    PQfinish(pg);
-    return n;
+    return admin_count("SELECT count(*) FROM pg_stat_activity WHERE state = 'active' "
+                       "AND application_name = 'snowflake-mcp' "
+                       "AND query LIKE '%generate_series(1, 2000000000)%'");
 }
 
 /* Kills the backends once the query runs there (not after a fixed sleep: a
