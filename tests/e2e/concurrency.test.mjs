@@ -113,11 +113,13 @@ test('100 concurrent calls mixing every tool are each answered correctly', async
 });
 
 test('ping is answered quickly while a slow query runs', async () => {
-    // What this shows is that a ping is not queued behind the query, which
-    // runs for minutes: the bound is far below that and far above scheduling
-    // noise on a loaded two-core CI machine (the times are printed; they are
-    // usually 1-2 ms). How fast a ping is does not belong in a test.
-    const bound = SANITIZE ? 2000 : 1000;
+    // Two things: no ping is queued behind the query, which runs for minutes
+    // (each under 1 s, far above scheduling noise on a loaded two-core CI
+    // machine), and pings are answered within 50 ms (the median of ten, so
+    // one sample delayed by the scheduler does not decide; sanitizer builds
+    // run several times slower: 250 ms). The times are printed.
+    const blocked = SANITIZE ? 2000 : 1000;
+    const bound = SANITIZE ? 250 : 50;
     const abort = new AbortController();
     let settled = false;
     const slow = call(srv.client, 'execute_query', { query: SLOW_SQL }, { signal: abort.signal, timeout: 60000 })
@@ -137,9 +139,11 @@ test('ping is answered quickly while a slow query runs', async () => {
             times.push(performance.now() - t0);
             await sleep(20);
         }
-        console.log(`ping during a slow query: ${times.map((t) => t.toFixed(1)).join(', ')} ms (bound ${bound})`);
+        const median = [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)];
+        console.log(`ping during a slow query: ${times.map((t) => t.toFixed(1)).join(', ')} ms (median ${median.toFixed(1)}, bound ${bound})`);
         assert.equal(settled, false, 'the slow query was still running during all pings');
-        for (const t of times) assert.ok(t < bound, `ping took ${t.toFixed(1)} ms (bound ${bound} ms)`);
+        for (const t of times) assert.ok(t < blocked, `ping took ${t.toFixed(1)} ms: queued behind the query?`);
+        assert.ok(median < bound, `median ping ${median.toFixed(1)} ms (bound ${bound} ms)`);
     } finally {
         abort.abort('test done');
     }
