@@ -131,3 +131,15 @@ void log_msg(log_level level, const char *logger, const char *fmt, ...)
     }
     pthread_mutex_unlock(&sinks_mu);
 }
+
+void log_local(log_level level, const char *logger, const char *fmt, ...)
+{
+    if ((int)level < atomic_load(&stderr_level))
+        return;
+    char msg[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    write_stderr(level, logger, msg);
+}

@@ -47,6 +47,11 @@ const void *log_set_context(const void *ctx);
 void log_msg(log_level level, const char *logger, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Like log_msg, to stderr only: never to sinks (for lines that concern
+ * the operator, not MCP log subscribers, such as an access log). */
+void log_local(log_level level, const char *logger, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #define log_debug(logger, ...) log_msg(LOG_DEBUG, logger, __VA_ARGS__)
 #define log_info(logger, ...) log_msg(LOG_INFO, logger, __VA_ARGS__)
 #define log_warn(logger, ...) log_msg(LOG_WARNING, logger, __VA_ARGS__)

@@ -36,7 +36,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/clock.h"
@@ -972,8 +971,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return serve_post(srv, c, r);
 }
 
-/* One access-log line per request. Written straight to stderr, not through
- * log_*, so that it never reaches MCP log subscribers. */
+/* One access-log line per request, to stderr only (log_local): it never
+ * reaches MCP log subscribers. */
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -981,25 +980,15 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
     if (!r)
         return;
     *req_cls = NULL;
-    if (log_stderr_level() <= LOG_INFO) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        struct tm tm;
-        gmtime_r(&ts.tv_sec, &tm);
-        char when[32];
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-        fprintf(stderr,
-                "%s.%03ldZ info    [http] access method=%s path=%s status=%d duration_ms=%.1f "
-                "session=%s%s\n",
-                when, ts.tv_nsec / 1000000, r->method, r->path, r->status,
-                (double)(clock_now_ns() - r->t0) / 1e6, r->sid[0] ? r->sid : "-",
-                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
-    }
+    log_local(LOG_INFO, "http", "access method=%s path=%s status=%d duration_ms=%.1f session=%s%s",
+              r->method, r->path, r->status, (double)(clock_now_ns() - r->t0) / 1e6,
+              r->sid[0] ? r->sid : "-",
+              toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted=1");
     sb_free(&r->body);
     free(r);
 }
 
-/* MHD's own messages; straight to stderr (see on_completed). */
+/* MHD's own messages, to stderr only (see on_completed). */
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
@@ -1010,7 +999,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     size_t n = strlen(msg);
     while (n > 0 && msg[n - 1] == '\n')
         msg[--n] = '\0';
-    fprintf(stderr, "libmicrohttpd: %s\n", msg);
+    log_local(LOG_ERROR, "libmicrohttpd", "%s", msg);
 }
 
 static void on_call(void *ctx, const char *tool, mcp_call_outcome outcome, int64_t latency_ns)
