@@ -1047,6 +1047,19 @@ static void tx_end(db_conn *c)
     }
 }
 
+/* Hands over r (with its column metadata) when ok, else frees it. */
+static bool finish_result(db_conn *c, bool ok, db_result *r, col_meta *meta, db_result **out)
+{
+    if (ok) {
+        add_columns(c, meta, r);
+        *out = r;
+    } else {
+        db_result_free(r);
+    }
+    meta_free(meta);
+    return ok;
+}
+
 static bool pg_execute(db_conn *c, const db_call *call, const char *sql, db_result **out,
                        err_t *err)
 {
@@ -1062,14 +1075,7 @@ static bool pg_execute(db_conn *c, const db_call *call, const char *sql, db_resu
     if (ok)
         ok = pg_collect(c, &w, sql, 0, NULL, call->max_rows, call->max_bytes, r, &meta, err);
     tx_end(c);
-    if (ok) {
-        add_columns(c, &meta, r);
-        *out = r;
-    } else {
-        db_result_free(r);
-    }
-    meta_free(&meta);
-    return ok;
+    return finish_result(c, ok, r, &meta, out);
 }
 
 /* ---- catalog ---------------------------------------------------------------- */
@@ -1264,14 +1270,7 @@ static bool pg_catalog(db_conn *c, const db_call *call, const db_catalog_req *re
     col_meta meta = {0};
     bool ok = catalog_in_tx(c, &w, call, req, r, &meta, err);
     tx_end(c);
-    if (ok) {
-        add_columns(c, &meta, r);
-        *out = r;
-    } else {
-        db_result_free(r);
-    }
-    meta_free(&meta);
-    return ok;
+    return finish_result(c, ok, r, &meta, out);
 }
 
 /* ---- naming ------------------------------------------------------------------- */
