@@ -110,19 +110,22 @@ static void write_stderr(log_level level, const char *logger, const char *msg)
             logger, msg);
 }
 
-void log_msg(log_level level, const char *logger, const char *fmt, ...)
+/* Formats once; writes to stderr at its level and, when to_sinks, to every
+ * sink at its level. */
+static void log_v(log_level level, const char *logger, bool to_sinks, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+
+static void log_v(log_level level, const char *logger, bool to_sinks, const char *fmt, va_list ap)
 {
     bool to_stderr = (int)level >= atomic_load(&stderr_level);
-    if (!to_stderr && atomic_load(&active_sinks) == 0)
+    to_sinks = to_sinks && atomic_load(&active_sinks) > 0;
+    if (!to_stderr && !to_sinks)
         return;
     char msg[2048];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     if (to_stderr)
         write_stderr(level, logger, msg);
-    if (atomic_load(&active_sinks) == 0)
+    if (!to_sinks)
         return;
     pthread_mutex_lock(&sinks_mu);
     for (int i = 0; i < LOG_MAX_SINKS; i++) {
@@ -132,14 +135,18 @@ void log_msg(log_level level, const char *logger, const char *fmt, ...)
     pthread_mutex_unlock(&sinks_mu);
 }
 
-void log_local(log_level level, const char *logger, const char *fmt, ...)
+void log_msg(log_level level, const char *logger, const char *fmt, ...)
 {
-    if ((int)level < atomic_load(&stderr_level))
-        return;
-    char msg[2048];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    log_v(level, logger, true, fmt, ap);
     va_end(ap);
-    write_stderr(level, logger, msg);
+}
+
+void log_local(log_level level, const char *logger, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    log_v(level, logger, false, fmt, ap);
+    va_end(ap);
 }
